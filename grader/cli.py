@@ -1,0 +1,149 @@
+"""The `dlgrade` command line: thin click wrappers over `grader.api`.
+
+Nothing at module level imports torch, so `dlgrade --help` and
+`dlgrade --version` answer at once; each command imports what it needs.
+Errors a user can cause end in one sentence on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .errors import UserError
+
+DEVICE = click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
+                      help="Where the student's code runs.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="dlgrade")
+def cli() -> None:
+    """Exact, sandboxed grading of the course's PyTorch exercises.
+
+    Students: `dlgrade check week04`, then `dlgrade submit week04 --student ID`.
+    Instructors: `dlgrade grade week04 submissions/ -o out`, `dlgrade report out/week04`.
+    """
+
+
+@cli.command()
+@click.argument("week")
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+@click.option("--json", "json_path", type=click.Path(path_type=Path), help="Also write the result as JSON.")
+@DEVICE
+def check(week: str, path: Path | None, json_path: Path | None, device: str) -> None:
+    """Run the public tests of WEEK on PATH (default: assignments/WEEK)."""
+    from . import api
+
+    result = api.check(week=week, path=path, device=device, json_path=json_path)
+    _console().print(api.render(result, "text", color=True), end="")
+    sys.exit(0 if result["status"] == "graded" and result["score"] == result["max_score"] else 1)
+
+
+@cli.command()
+@click.argument("week")
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+@click.option("--student", required=True, help="Your student id, e.g. au123456.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="The zip to write (default WEEK-ID.zip).")
+def submit(week: str, path: Path | None, student: str, output: Path | None) -> None:
+    """Check that WEEK's files are complete and pack them into one zip to hand in."""
+    from . import api
+
+    out, warnings = api.submit(week=week, path=path, student=student, output=output)
+    for w in warnings:
+        click.secho(f"warning: {w}", fg="yellow", err=True)
+    click.echo(f"wrote {out}")
+
+
+@cli.command()
+@click.argument("week")
+@click.argument("submissions", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--out", "out_dir", type=click.Path(path_type=Path), default=Path("out"), show_default=True)
+@click.option("-j", "--jobs", type=int, default=None, help="Parallel graders (default: CPU cores).")
+@click.option("--timeout", type=float, default=None, help="Seconds allowed for one call into student code.")
+@click.option("--seed", type=int, default=None, help="Seed of the hidden tests' inputs (default: the course's).")
+@click.option("--force", is_flag=True, help="Grade again even submissions already graded.")
+@click.option("--id-pattern", default=None, help="Regex with a group 'student' for LMS download names.")
+@DEVICE
+def grade(week: str, submissions: tuple[Path, ...], out_dir: Path, jobs: int | None, timeout: float | None,
+          seed: int | None, force: bool, id_pattern: str | None, device: str) -> None:
+    """Grade every submission with the public and hidden tests of WEEK."""
+    from . import api
+
+    summary = api.grade(week=week, submissions=list(submissions), out_dir=out_dir, jobs=jobs, timeout=timeout,
+                        seed=seed, force=force, id_pattern=id_pattern, device=device, progress=True)
+    click.echo(summary)
+
+
+@cli.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "md", "html", "json"]), default="text", show_default=True)
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to a file instead of the terminal.")
+def report(path: Path, fmt: str, output: Path | None) -> None:
+    """Render one result, or a class summary for a folder of results."""
+    from . import api
+
+    text = api.report(path=path, fmt=fmt, color=output is None and fmt == "text")
+    if output:
+        output.write_text(text)
+        click.echo(f"wrote {output}")
+    else:
+        _console().print(text, end="") if fmt == "text" else click.echo(text, nl=False)
+
+
+@cli.command()
+@click.argument("week")
+@click.option("-o", "--out", "out_dir", type=click.Path(path_type=Path), help="Where the student bundle goes (default release/).")
+def release(week: str, out_dir: Path | None) -> None:
+    """Generate WEEK's stubs, recorded public answers and student bundle."""
+    from . import api
+
+    info = api.release(week=week, out_dir=out_dir)
+    click.echo(f"stub:     {info['stub']}\nanswers:  {info['expected']} ({info['recorded']} recorded)\n"
+               f"bundle:   {info['bundle']}\nzip:      {info['zip']}")
+
+
+@cli.command()
+@click.argument("week")
+@DEVICE
+def verify(week: str, device: str) -> None:
+    """Prove WEEK is sound: reference full marks, stubs zero, recordings current."""
+    from . import api
+
+    v = api.verify(week=week, device=device)
+    for line in v.lines:
+        click.echo(line)
+    for p in v.problems:
+        click.secho(f"problem: {p}", fg="red")
+    click.echo(f"{v.week}: {'OK' if v.ok else 'FAILED'}")
+    sys.exit(0 if v.ok else 1)
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(2)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    except UserError as e:
+        click.secho(f"error: {e}", fg="red", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,119 @@
+"""One object owns every path convention of a course.
+
+A course root is a folder holding `autograder_data/`; `solutions/` and
+`assignments/` sit beside it. A student release has the same shape without
+`solutions/` and without hidden suites.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import UserError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+WEEK_RE = re.compile(r"^week\d{2}$")
+
+
+@dataclass(frozen=True)
+class Week:
+    """A week's metadata (`autograder_data/weekNN/week.toml`) and its paths."""
+
+    name: str
+    title: str
+    module: str
+    functions: tuple[str, ...]
+    banned: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    warm: tuple[str, ...] = ()
+    course: "Course | None" = None
+
+    def banned_for(self, function: str) -> tuple[str, ...]:
+        """Every banned dotted name that applies to `function`."""
+        return tuple(dict.fromkeys(self.banned.get("*", ()) + self.banned.get(function, ())))
+
+    @property
+    def data_dir(self) -> Path:
+        return self.course.data_dir / self.name
+
+    @property
+    def solution_file(self) -> Path:
+        return self.course.root / "solutions" / self.name / f"{self.module}.py"
+
+    @property
+    def stub_file(self) -> Path:
+        return self.course.root / "assignments" / self.name / f"{self.module}.py"
+
+    @property
+    def expected_file(self) -> Path:
+        return self.data_dir / "public_expected.pt"
+
+    def suite_files(self, visibility: str) -> list[Path]:
+        """`public` gives the public suite; `all` adds the hidden one."""
+        names = ["test_public.py"] + (["test_hidden.py"] if visibility == "all" else [])
+        return [self.data_dir / n for n in names if (self.data_dir / n).exists()]
+
+    def has_reference(self) -> bool:
+        return self.solution_file.exists()
+
+
+@dataclass(frozen=True)
+class Course:
+    root: Path
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "autograder_data"
+
+    @classmethod
+    def find(cls, start: Path | None = None) -> "Course":
+        """The course around `start` (default: `$DLGRADE_COURSE`, else the cwd upwards)."""
+        env = os.environ.get("DLGRADE_COURSE")
+        here = Path(env) if env and start is None else (start or Path.cwd())
+        here = here.resolve()
+        for d in [here, *here.parents]:
+            if (d / "autograder_data").is_dir():
+                return cls(d)
+        raise UserError(
+            f"No course found at {here} or above it (a course folder holds autograder_data/); "
+            "run dlgrade from inside the course folder or set DLGRADE_COURSE."
+        )
+
+    def weeks(self) -> list[str]:
+        return sorted(p.name for p in self.data_dir.iterdir() if WEEK_RE.match(p.name) and (p / "week.toml").exists())
+
+    def week(self, name: str) -> Week:
+        name = normalize_week(name)
+        meta = self.data_dir / name / "week.toml"
+        if not meta.exists():
+            known = ", ".join(self.weeks()) or "none"
+            raise UserError(f"Unknown week '{name}': this course has {known}.")
+        try:
+            data = tomllib.loads(meta.read_text())
+        except tomllib.TOMLDecodeError as e:
+            raise UserError(f"{meta} is not valid TOML ({e}); fix the file.") from None
+        banned = {k: tuple(v) for k, v in data.get("banned", {}).items()}
+        return Week(
+            name=name,
+            title=data.get("title", name),
+            module=data["module"],
+            functions=tuple(data.get("functions", ())),
+            banned=banned,
+            warm=tuple(data.get("warm", ())),
+            course=self,
+        )
+
+
+def normalize_week(name: str) -> str:
+    """`4`, `04`, `week4` and `week04` all name week04."""
+    m = re.fullmatch(r"(?:week)?0*(\d{1,2})", name.strip().lower())
+    if not m:
+        raise UserError(f"'{name}' is not a week name; use the form week04.")
+    return f"week{int(m.group(1)):02d}"

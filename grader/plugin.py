@@ -1,0 +1,199 @@
+"""The pytest plugin: one trusted pytest session grades many submissions.
+
+The week's suites are collected once. For each submission the plugin runs
+every collected test with `runtestprotocol`, the `student` fixture pointing at
+that submission's sandboxed worker, and turns the reports into the result
+contract. Student code never runs here: only the suites, the reference and the
+comparisons do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import pytest
+import torch
+from _pytest.runner import runtestprotocol
+
+from . import banned as banned_mod
+from . import testing
+from .errors import StudentFault
+from .proxy import Session, StudentModule
+from .result import make_result, test_entry
+
+
+@dataclass
+class Target:
+    """One submission to grade: a folder holding the module, or an intake error."""
+
+    student: str
+    folder: Path | None
+    sha256: str = ""
+    error: str | None = None
+    notes: tuple[str, ...] = ()
+
+
+class GradingPlugin:
+    def __init__(self, *, week, targets: list[Target], sandbox, reference, seed: int, device: str,
+                 on_result: Callable[[dict], None], stage: Callable[[Path], Path]):
+        self.week, self.targets, self.sandbox = week, targets, sandbox
+        self.reference_obj, self.seed, self.device_name = reference, seed, device
+        self.on_result, self.stage = on_result, stage
+        self.items: list[pytest.Item] = []
+        self.session: Session | None = None
+        self.excinfo: dict[str, BaseException] = {}
+        self.collect_errors: list[str] = []
+
+    # ------------------------------------------------------------ pytest hooks
+    def pytest_configure(self, config):
+        config.addinivalue_line("markers", "points(n): points the test is worth")
+        config.addinivalue_line("markers", "public: a public test (students see and run it)")
+        config.addinivalue_line("markers", "function(name): the student function the test grades")
+
+    def pytest_collection_modifyitems(self, session, config, items):
+        self.items = list(items)
+
+    def pytest_collectreport(self, report):
+        if report.failed:
+            self.collect_errors.append(f"{report.nodeid}: {report.longreprtext.strip().splitlines()[-1]}")
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        outcome = yield
+        if call.excinfo is not None and item.nodeid not in self.excinfo:
+            self.excinfo[item.nodeid] = call.excinfo.value
+
+    def pytest_runtestloop(self, session):
+        if self.collect_errors:
+            raise pytest.UsageError("the week's suite does not load: " + "; ".join(self.collect_errors))
+        for target in self.targets:
+            self.on_result(self.grade(target))
+        return True
+
+    # ------------------------------------------------------------ fixtures
+    @pytest.fixture
+    def student(self, request):
+        self.session.function = _function_of(request.node)
+        yield StudentModule(self.session)
+        self.session.reset()
+
+    @pytest.fixture
+    def reference(self):
+        return self.reference_obj
+
+    @pytest.fixture
+    def rng(self, request):
+        gen = torch.Generator()
+        gen.manual_seed(item_seed(request.node, self.seed))
+        return gen
+
+    @pytest.fixture
+    def device(self):
+        return self.device_name
+
+    # ------------------------------------------------------------ grading
+    def grade(self, target: Target) -> dict:
+        started = time.monotonic()
+        total = sum(_points(i) for i in self.items)
+        common = dict(student=target.student, week=self.week.name, sha256=target.sha256, started=started,
+                      notes=list(target.notes), seed=self.seed, device=self.device_name)
+        if target.error:
+            return make_result(tests=[], error=target.error, max_score=total, **common)
+        module_file = target.folder / f"{self.week.module}.py"
+        if not module_file.is_file():
+            return make_result(tests=[], max_score=total, error=f"the submission has no {self.week.module}.py "
+                               f"(files found: {', '.join(sorted(p.name for p in target.folder.iterdir())) or 'none'})",
+                               **common)
+        source = module_file.read_text(errors="replace")
+        static_bans = banned_mod.find_banned(source, {f: self.week.banned_for(f) for f in self.week.functions})
+        staged = self.stage(target.folder)
+        self.session = Session(self.sandbox, staged, self.week, seed=self.seed, device=self.device_name)
+        tests = []
+        try:
+            self.session.probe()
+            budget = self.sandbox.limits.submission_timeout_s
+            for item in self.items:
+                tests.append(self._run_item(item, static_bans, started, budget))
+        finally:
+            self.session.close()
+            self.session = None
+        return make_result(tests=tests, **common)
+
+    def _run_item(self, item, static_bans, started, budget) -> dict:
+        function = _function_of(item)
+        vis = "public" if item.get_closest_marker("public") else "hidden"
+        name = _test_name(item, function)
+        entry = dict(name=name, function=function, max_score=_points(item), visibility=vis)
+        if function in static_bans:
+            return test_entry(status="banned", duration_s=0.0, message=(
+                f"{function} uses {', '.join(static_bans[function])}, which this exercise bans "
+                "(the point is to write it yourself); its tests score 0"), **entry)
+        if time.monotonic() - started > budget:
+            return test_entry(status="timeout", duration_s=0.0,
+                              message=f"not run: the submission used up its {budget:g} s budget", **entry)
+        token = testing.visibility.set(vis)
+        t0 = time.perf_counter()
+        try:
+            reports = runtestprotocol(item, nextitem=None, log=False)
+        finally:
+            testing.visibility.reset(token)
+        status, message = self._classify(item, reports)
+        return test_entry(status=status, message=message, duration_s=time.perf_counter() - t0, **entry)
+
+    def _classify(self, item, reports) -> tuple[str, str]:
+        exc = self.excinfo.pop(item.nodeid, None)
+        if not any(r.failed for r in reports):
+            if any(r.skipped for r in reports):
+                return "error", "the test was skipped: " + _skip_reason(reports)
+            return "passed", ""
+        if isinstance(exc, StudentFault):
+            return exc.status, _one_line(str(exc), 400)
+        if isinstance(exc, AssertionError):
+            msg = str(exc).strip()
+            return "failed", _one_line(msg, 600) if msg else "the answer is wrong (assertion failed)"
+        if exc is None:
+            return "error", "the test did not complete"
+        return "error", _one_line(f"the test failed with {type(exc).__name__}: {exc}", 400)
+
+
+# ------------------------------------------------------------------ helpers
+def item_seed(item, run_seed: int) -> int:
+    """Public tests: fixed per test. Hidden tests: also depend on the run's seed."""
+    key = f"{Path(str(item.path)).name}::{item.name}"
+    if not item.get_closest_marker("public"):
+        key += f"::{run_seed}"
+    return int(hashlib.sha256(key.encode()).hexdigest()[:12], 16)
+
+
+def _function_of(item) -> str:
+    m = item.get_closest_marker("function")
+    return str(m.args[0]) if m and m.args else ""
+
+
+def _points(item) -> float:
+    m = item.get_closest_marker("points")
+    return float(m.args[0]) if m and m.args else 1.0
+
+
+def _test_name(item, function: str) -> str:
+    doc = (getattr(item, "obj", None).__doc__ or "").strip().splitlines()
+    label = doc[0].strip() if doc else item.name.removeprefix("test_").replace("_", " ")
+    if "[" in item.name and doc:
+        label += " " + item.name[item.name.index("["):]
+    return f"{function}: {label}" if function else label
+
+
+def _one_line(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _skip_reason(reports) -> str:
+    for r in reports:
+        if r.skipped and isinstance(r.longrepr, tuple):
+            return str(r.longrepr[2])
+    return ""

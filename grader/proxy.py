@@ -1,0 +1,333 @@
+"""What a test sees as `student` and `reference`.
+
+`StudentModule` looks like the submission's module but every call crosses into
+a sandboxed worker (`grader.sandbox`). Arguments the student's function changed
+in place are written back into the caller's objects, so in-place contracts
+(`adam_step`) are tested exactly as they read. Objects the worker cannot send
+back as plain data (a module instance, an optimizer) come back as
+`RemoteObject` handles.
+
+`LocalReference` wraps the reference module in the trusted process with the
+same `run(scenario, ...)` method; `RecordingReference` and `ReplayReference`
+store and replay its answers to the public tests, so a student release can
+run them without the reference.
+"""
+
+from __future__ import annotations
+
+import inspect
+import textwrap
+import types
+from dataclasses import dataclass, field
+
+import torch
+
+from . import wire
+from .errors import BannedCall, InvalidAnswer, MissingFunction, StudentError, StudentImportError
+
+
+@dataclass
+class CallRecord:
+    """What the last call did besides returning: inputs it changed, bans it hit."""
+
+    name: str
+    mutated: list = field(default_factory=list)
+
+
+class Session:
+    """The link between one submission and its current worker.
+
+    A worker is started lazily and reused across tests; after a test in which
+    it died, hung or lied, the next call gets a fresh one.
+    """
+
+    def __init__(self, sandbox, submission_dir, week, *, seed: int, device: str):
+        self.sandbox, self.submission_dir, self.week = sandbox, submission_dir, week
+        self.seed, self.device = seed, device
+        self.worker = None
+        self.names: dict[str, str] | None = None
+        self.import_error: str | None = None
+        self.isolation: list[str] = []
+        self.last_call: CallRecord | None = None
+        self.function = ""  # the function the current test grades (for bans)
+        self.notes: list[str] = []
+
+    def ensure(self):
+        if self.worker is not None and self.worker.alive:
+            return self.worker
+        banned = {f: list(self.week.banned_for(f)) for f in self.week.functions}
+        self.worker = self.sandbox.spawn(self.submission_dir, self.week.module, banned=banned, seed=self.seed)
+        hello = self.worker.request({"op": "hello"})
+        if not hello["ok"]:
+            self.import_error = _import_message(self.week.module, hello)
+            self.names = {}
+        else:
+            self.names = hello["value"]
+            self.isolation = hello.get("isolation", [])
+        return self.worker
+
+    def probe(self) -> None:
+        """Import the module once; remember the import error if there is one."""
+        self.ensure()
+
+    def call(self, req: dict):
+        if self.import_error:
+            raise StudentImportError(self.import_error)
+        worker = self.ensure()
+        if self.import_error:
+            raise StudentImportError(self.import_error)
+        req = {**req, "function": self.function}
+        answer = worker.request(req)
+        if answer.get("banned"):
+            raise BannedCall(_banned_message(answer["banned"], self.function))
+        if not answer["ok"]:
+            kind = answer.get("kind")
+            if kind == "missing":
+                raise MissingFunction(f"{self.week.module}.py has no {answer['message']}")
+            if kind == "import":
+                raise StudentImportError(_import_message(self.week.module, answer))
+            if kind == "invalid":
+                raise InvalidAnswer(f"{req.get('name', 'the scenario')} returned {answer['message']}")
+            raise StudentError(_raised_message(req.get("name") or req.get("scenario", ""), answer))
+        if self.device != "cpu" and answer.get("devices") == ["cpu"] and _has_tensor(req.get("args")):
+            raise InvalidAnswer(f"{req.get('name')} returned a tensor on the CPU for inputs on {self.device}; "
+                                "return results on the input's device")
+        self.last_call = CallRecord(req.get("name", ""), [m[0] for m in answer.get("mutated", [])])
+        return answer
+
+    def reset(self) -> None:
+        if self.worker is not None and self.worker.alive:
+            try:
+                self.worker.request({"op": "reset"})
+            except Exception:  # noqa: BLE001 - a worker that fails here is replaced next test
+                self.worker.kill()
+
+    def close(self) -> None:
+        if self.worker is not None:
+            self.worker.kill()
+            self.worker = None
+
+
+class StudentModule:
+    """The submission's module as a test sees it."""
+
+    def __init__(self, session: Session):
+        object.__setattr__(self, "_session", session)
+
+    def __getattr__(self, name: str):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        s = self._session
+        if s.import_error is None and s.names is not None and name not in s.names and not s.import_error:
+            raise MissingFunction(f"{s.week.module}.py does not define {name}")
+        return RemoteCallable(s, "module", name)
+
+    def run(self, scenario, *args, **kwargs):
+        """Run `scenario(module, *args, **kwargs)` in the worker (see docs/writing-suites.md)."""
+        source, name = scenario_source(scenario)
+        answer = self._session.call({"op": "run", "source": source, "name": name, "scenario": name,
+                                     "args": list(args), "kwargs": kwargs})
+        return _rehydrate(self._session, answer["value"])
+
+    @property
+    def last_call(self) -> CallRecord | None:
+        return self._session.last_call
+
+
+class RemoteCallable:
+    def __init__(self, session: Session, target, name: str):
+        self._session, self._target, self._name = session, target, name
+
+    def __call__(self, *args, **kwargs):
+        answer = self._session.call({"op": "call", "target": self._target, "name": self._name,
+                                     "args": _handles_out(list(args)), "kwargs": _handles_out(kwargs)})
+        _write_back(args, kwargs, answer.get("mutated", []))
+        return _rehydrate(self._session, answer["value"])
+
+    def __repr__(self) -> str:
+        return f"<student {self._name}>"
+
+
+class RemoteObject:
+    """A handle to an object living in the worker (a module instance, say)."""
+
+    def __init__(self, session: Session, hid: int, type_name: str):
+        object.__setattr__(self, "_session", session)
+        object.__setattr__(self, "_hid", hid)
+        object.__setattr__(self, "_type", type_name)
+
+    def __getattr__(self, name: str):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return _RemoteAttr(self._session, self._hid, name)
+
+    def __call__(self, *args, **kwargs):
+        return RemoteCallable(self._session, self._hid, "__call__")(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<student {self._type} object>"
+
+
+class _RemoteAttr(RemoteCallable):
+    """`obj.name` is a method to call or, via `.value`, an attribute to read."""
+
+    @property
+    def value(self):
+        answer = self._session.call({"op": "call", "target": self._hid_target, "name": self._name,
+                                     "getattr": True, "args": [], "kwargs": {}})
+        return _rehydrate(self._session, answer["value"])
+
+    @property
+    def _hid_target(self):
+        return self._target
+
+
+# ------------------------------------------------------------------ reference side
+class LocalReference:
+    """The reference module, run in the trusted process."""
+
+    def __init__(self, module: types.ModuleType):
+        self._module = module
+
+    def __getattr__(self, name: str):
+        return getattr(self._module, name)
+
+    def run(self, scenario, *args, **kwargs):
+        source, name = scenario_source(scenario)
+        ns = {"torch": torch, "nn": torch.nn, "F": torch.nn.functional, "math": __import__("math"),
+              "device": torch.device("cpu")}
+        exec(compile(source, "<scenario>", "exec"), ns)
+        return ns[name](self._module, *args, **kwargs)
+
+
+class RecordingReference(LocalReference):
+    """A LocalReference that remembers every answer, keyed by the call."""
+
+    def __init__(self, module, store: dict):
+        super().__init__(module)
+        self._store = store
+
+    def __getattr__(self, name: str):
+        fn = getattr(self._module, name)
+        if not callable(fn) or isinstance(fn, type):
+            return fn
+
+        def recorded(*args, **kwargs):
+            value = fn(*args, **kwargs)
+            self._store[call_key(name, args, kwargs)] = _detach(value)
+            return value
+
+        return recorded
+
+    def run(self, scenario, *args, **kwargs):
+        value = super().run(scenario, *args, **kwargs)
+        self._store[call_key("run:" + scenario_source(scenario)[0], args, kwargs)] = _detach(value)
+        return value
+
+
+class ReplayReference:
+    """Answers recorded by `dlgrade release`, for a release without the reference."""
+
+    def __init__(self, store: dict):
+        self._store = store
+
+    def _get(self, key: str, what: str):
+        if key not in self._store:
+            raise LookupError(f"no recorded reference answer for {what}: this public test asks something "
+                              "new; the instructor must run `dlgrade release` again")
+        return self._store[key]
+
+    def __getattr__(self, name: str):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return lambda *args, **kwargs: self._get(call_key(name, args, kwargs), name)
+
+    def run(self, scenario, *args, **kwargs):
+        return self._get(call_key("run:" + scenario_source(scenario)[0], args, kwargs), scenario.__name__)
+
+
+def call_key(name: str, args, kwargs) -> str:
+    return wire.canonical_hash([name, list(args), dict(kwargs)])
+
+
+def scenario_source(fn) -> tuple[str, str]:
+    if not isinstance(fn, types.FunctionType):
+        raise TypeError("a scenario is a plain function defined in the test file")
+    return textwrap.dedent(inspect.getsource(fn)), fn.__name__
+
+
+# ------------------------------------------------------------------ helpers
+def _detach(value):
+    if isinstance(value, torch.Tensor):
+        return value.detach().clone()
+    if type(value) in (list, tuple):
+        return type(value)(_detach(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _detach(v) for k, v in value.items()}
+    return value
+
+
+def _handles_out(obj):
+    if isinstance(obj, RemoteObject):
+        return {wire.HANDLE_KEY: obj._hid, "type": obj._type}
+    if type(obj) in (list, tuple):
+        return type(obj)(_handles_out(v) for v in obj)
+    if type(obj) is dict:
+        return {k: _handles_out(v) for k, v in obj.items()}
+    return obj
+
+
+def _rehydrate(session, obj):
+    if type(obj) is dict:
+        if set(obj) == {wire.HANDLE_KEY, "type"} and type(obj[wire.HANDLE_KEY]) is int:
+            return RemoteObject(session, obj[wire.HANDLE_KEY], str(obj["type"]))
+        return {k: _rehydrate(session, v) for k, v in obj.items()}
+    if type(obj) in (list, tuple):
+        return type(obj)(_rehydrate(session, v) for v in obj)
+    return obj
+
+
+def _write_back(args, kwargs, mutated) -> None:
+    """Copy the worker's in-place changes into the caller's own tensors."""
+    roots = {"args": list(args), "kwargs": kwargs}
+    for path, value in mutated:
+        try:
+            obj = roots[path[0]]
+            for p in path[1:]:
+                obj = obj[p]
+        except (KeyError, IndexError, TypeError):
+            continue
+        if isinstance(obj, torch.Tensor) and type(value) is torch.Tensor:
+            with torch.no_grad():
+                if obj.shape == value.shape:
+                    obj.copy_(value.to(obj.dtype))
+                else:
+                    obj.data = value.to(obj.dtype)
+
+
+def _has_tensor(obj) -> bool:
+    if isinstance(obj, torch.Tensor):
+        return True
+    if type(obj) in (list, tuple):
+        return any(_has_tensor(x) for x in obj)
+    if type(obj) is dict:
+        return any(_has_tensor(x) for x in obj.values())
+    return False
+
+
+def _import_message(module: str, answer: dict) -> str:
+    where = f" at {answer['where'][-1]}" if answer.get("where") else ""
+    return f"{module}.py could not be imported: {answer.get('type')}: {answer.get('message')}{where}"
+
+
+def _raised_message(name: str, answer: dict) -> str:
+    if answer.get("type") == "NotImplementedError":
+        return f"{name} is not implemented yet (it raises NotImplementedError)"
+    where = f" ({answer['where'][-1]})" if answer.get("where") else ""
+    msg = answer.get("message") or ""
+    return f"{name} raised {answer.get('type')}{': ' + msg if msg else ''}{where}"
+
+
+def _banned_message(names, function: str) -> str:
+    return (f"{function} calls {', '.join(names)}, which this exercise bans "
+            "(the point is to write it yourself); this test scores 0")

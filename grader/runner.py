@@ -1,0 +1,124 @@
+"""Run a week's suites over submissions: the trusted process's main loop.
+
+Order matters: torch is imported and the warm parent forked *before* the
+reference solution or any suite is loaded, so no secret is ever in a worker's
+memory.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+from .course import Week
+from .errors import UserError
+from .plugin import GradingPlugin, Target
+from .sandbox import Limits, Sandbox
+
+PYTEST_INI = Path(__file__).with_name("pytest_empty.ini")
+
+
+def run_week(week: Week, targets: list[Target], *, visibility: str = "all", device: str = "cpu",
+             limits: Limits | None = None, seed: int = 0, reference: str = "auto",
+             on_result: Callable[[dict], None] | None = None, sandbox: Sandbox | None = None) -> list[dict]:
+    """Grade `targets` with the week's suites and return their results.
+
+    visibility: "public" (the public suite) or "all" (public and hidden).
+    reference: "module" (the solution file), "replay" (answers recorded by
+    `dlgrade release`), "record" (run the solution and keep its public answers,
+    returned in `run_week.recorded`), or "auto" (module when it exists).
+    """
+    own = sandbox is None
+    sandbox = sandbox or Sandbox(device=device, limits=limits, warm=week.warm)
+    if sandbox.pid is None:
+        sandbox.start()
+    if device == "cuda":
+        _require_cuda(sandbox if own else None)
+    results: list[dict] = []
+
+    def collect(r: dict) -> None:
+        results.append(r)
+        if on_result:
+            on_result(r)
+
+    store: dict = {}
+    ref = load_reference(week, reference, store)
+    stage_root = Path(tempfile.mkdtemp(prefix="dlgrade-s-"))
+    os.chmod(stage_root, 0o755)
+    counter = iter(range(1 << 30))
+
+    def stage(folder: Path) -> Path:
+        """Copy the submission's Python files to a folder only they live in."""
+        dest = stage_root / f"s{next(counter)}"
+        dest.mkdir(mode=0o755)
+        for p in sorted(folder.iterdir()):
+            if p.suffix == ".py" and p.is_file() and not p.is_symlink():
+                shutil.copyfile(p, dest / p.name)
+                os.chmod(dest / p.name, 0o644)
+        return dest
+
+    files = week.suite_files(visibility)
+    if not files:
+        raise UserError(f"{week.name} has no test suite in {week.data_dir}.")
+    plugin = GradingPlugin(week=week, targets=targets, sandbox=sandbox, reference=ref, seed=seed,
+                           device=device, on_result=collect, stage=stage)
+    args = [str(f) for f in files] + [
+        "-c", str(PYTEST_INI), "--rootdir", str(week.data_dir), "-p", "no:cacheprovider", "-p", "no:terminal",
+        "-p", "no:warnings", "-p", "no:logging", "-p", "no:stepwise", "--noconftest", "--import-mode=importlib",
+        "--assert=plain", "-s",
+    ]
+    old_env = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
+    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    try:
+        import pytest
+
+        code = pytest.main(args, plugins=[plugin])
+    finally:
+        if old_env is None:
+            os.environ.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
+        shutil.rmtree(stage_root, ignore_errors=True)
+        if own:
+            sandbox.close()
+    if plugin.collect_errors:
+        raise UserError(f"The {week.name} suite does not load: {plugin.collect_errors[0]}")
+    if code not in (0, 1, 5) and len(results) < len(targets):
+        raise UserError(f"pytest could not run the {week.name} suite (exit code {int(code)}).")
+    run_week.recorded = store
+    return results
+
+
+def load_reference(week: Week, mode: str, store: dict):
+    from .proxy import LocalReference, RecordingReference, ReplayReference
+
+    if mode == "auto":
+        mode = "module" if week.has_reference() else "replay"
+    if mode == "replay":
+        if not week.expected_file.exists():
+            raise UserError(f"{week.name} has neither a reference solution nor recorded public answers "
+                            f"({week.expected_file.name}); run `dlgrade release {week.name}`.")
+        import torch
+
+        return ReplayReference(torch.load(week.expected_file, weights_only=True))
+    if not week.has_reference():
+        raise UserError(f"{week.name} has no reference solution at {week.solution_file}.")
+    name = f"_dlgrade_reference_{week.name}_{week.module}"
+    spec = importlib.util.spec_from_file_location(name, week.solution_file)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return RecordingReference(module, store) if mode == "record" else LocalReference(module)
+
+
+def _require_cuda(sandbox) -> None:
+    """Asked only after the warm parent is forked: it must never touch CUDA."""
+    import torch
+
+    if not torch.cuda.is_available():
+        if sandbox is not None:
+            sandbox.close()
+        raise UserError("--device cuda needs a CUDA GPU, and torch sees none here; use --device cpu.")

@@ -1,0 +1,254 @@
+"""The trusted side of the sandbox: a warm parent and the workers it forks.
+
+`Sandbox.start()` forks the warm parent (the "zygote") from the trusted process
+right after torch is imported and before any reference solution or suite is
+loaded, so nothing secret is in its memory. To run student code the trusted
+process hands the zygote one end of a fresh socket pair; the zygote forks a
+worker that serves requests on it (`worker.serve`). A worker costs a fork, not
+an `import torch`.
+
+Workers never touch the trusted process: a call sends plain data and waits for
+plain data, with a wall-clock timeout; a worker that hangs is killed with its
+whole process group, one that dies is reaped and its signal reported.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import shutil
+import signal
+import socket
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .. import wire
+from ..errors import InvalidAnswer, WorkerCrashed, WorkerTimeout
+
+
+@dataclass
+class Limits:
+    """Per-worker limits. Defaults suit the course's small exercises."""
+
+    call_timeout_s: float = 20.0        # wall clock, one call into student code
+    cpu_s: float = 120.0                # CPU seconds, one worker's whole life
+    memory_bytes: int = 4 << 30         # RLIMIT_DATA (RLIMIT_AS would break torch)
+    output_bytes: int = 1 << 20         # stdout + stderr kept per worker
+    answer_bytes: int = 256 << 20       # largest answer read back
+    gpu_memory_fraction: float = 0.5    # --device cuda only
+    test_timeout_s: float = 60.0        # one test, all its calls
+    submission_timeout_s: float = 600.0 # one submission, all its tests
+
+
+def _warm_optim() -> None:
+    import torch
+
+    torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)  # pulls in torch._dynamo once
+
+
+def _warm_torchvision() -> None:
+    import torchvision.models  # noqa: F401
+
+
+# Imports a week declares in week.toml (`warm = [...]`) so that each worker
+# does not pay them again: the first optimizer alone costs about a second.
+WARM_UPS = {"optim": _warm_optim, "torchvision": _warm_torchvision,
+            "data": lambda: __import__("torch.utils.data")}
+
+
+class Sandbox:
+    """Owns the zygote; forks workers for one submission at a time."""
+
+    def __init__(self, *, device: str = "cpu", limits: Limits | None = None, warm: tuple[str, ...] = ()):
+        self.device = device
+        self.limits = limits or Limits()
+        self.warm = warm
+        self.pid: int | None = None
+        self.ctrl: socket.socket | None = None
+
+    def start(self) -> "Sandbox":
+        import torch  # noqa: F401 - the point of the zygote is to hold it warm
+
+        torch.set_num_threads(1)
+        for name in self.warm:
+            WARM_UPS[name]()
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        pid = os.fork()
+        if pid == 0:  # the zygote
+            parent.close()
+            code = 0
+            try:
+                _zygote_loop(child)
+            except BaseException:  # noqa: BLE001
+                code = 1
+            finally:
+                os._exit(code)
+        child.close()
+        self.pid, self.ctrl = pid, parent
+        return self
+
+    def close(self) -> None:
+        if self.ctrl is not None:
+            self.ctrl.close()
+            self.ctrl = None
+        if self.pid:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass
+            self.pid = None
+
+    def __enter__(self) -> "Sandbox":
+        return self.start() if self.pid is None else self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _ask(self, req: dict, fds=()) -> dict:
+        data = json.dumps(req).encode()
+        socket.send_fds(self.ctrl, [data], list(fds))
+        return json.loads(self.ctrl.recv(65536).decode())
+
+    def spawn(self, submission_dir: Path, module: str, *, banned: dict, seed: int) -> "Worker":
+        """A fresh worker with the student's module imported (or its import error)."""
+        workdir = tempfile.mkdtemp(prefix="dlgrade-w-")
+        os.chmod(workdir, 0o700)
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        config = {
+            "workdir": workdir,
+            "submission_dir": str(Path(submission_dir).resolve()),
+            "module": module,
+            "device": self.device,
+            "banned": {k: list(v) for k, v in banned.items()},
+            "seed": seed,
+            "limits": asdict(self.limits),
+        }
+        try:
+            reply = self._ask({"op": "spawn", "config": config}, [theirs.fileno()])
+        finally:
+            theirs.close()
+        return Worker(self, reply["pid"], mine, workdir)
+
+    def reap(self, pid: int) -> str:
+        """Wait for a dead worker and describe how it ended."""
+        return self._ask({"op": "reap", "pid": pid})["how"]
+
+
+class Worker:
+    """The trusted process's handle on one worker."""
+
+    def __init__(self, sandbox: Sandbox, pid: int, sock: socket.socket, workdir: str):
+        self.sandbox, self.pid, self.sock, self.workdir = sandbox, pid, sock, workdir
+        self.alive = True
+
+    def request(self, req: dict, timeout: float | None = None) -> dict:
+        """Send one request and return the checked answer; raise a StudentFault."""
+        if not self.alive:
+            raise WorkerCrashed("the worker had already stopped")
+        limit = timeout or self.sandbox.limits.call_timeout_s
+        self.sock.settimeout(limit)
+        try:
+            wire.send(self.sock, wire.dumps(req))
+            data = wire.recv(self.sock, self.sandbox.limits.answer_bytes)
+        except socket.timeout:
+            self.kill()
+            raise WorkerTimeout(f"timed out after {limit:g} s (an endless loop, or far too slow)") from None
+        except (EOFError, ConnectionError, BrokenPipeError):
+            how = self.kill()
+            raise WorkerCrashed(f"the process running the submission ended abruptly ({how})") from None
+        except wire.WireError as e:
+            self.kill()
+            raise InvalidAnswer(f"the answer was refused: {e}") from None
+        try:
+            answer = wire.loads(data)
+        except wire.WireError as e:
+            self.kill()
+            raise InvalidAnswer(f"the answer was refused: it contained {e}") from None
+        if type(answer) is not dict or type(answer.get("ok")) is not bool:
+            self.kill()
+            raise InvalidAnswer("the answer was not in the worker's format (was the grader tampered with?)")
+        return answer
+
+    def output(self, limit: int = 4000) -> tuple[str, int]:
+        """The last `limit` characters the worker printed, and the total size."""
+        path = os.path.join(self.workdir, "output.txt")
+        try:
+            size = os.path.getsize(path)
+            with open(path, "rb") as f:
+                f.seek(max(0, size - limit))
+                return f.read(limit).decode("utf-8", "replace"), size
+        except OSError:
+            return "", 0
+
+    def kill(self) -> str:
+        """Kill the worker's whole process group and reap it; say how it ended."""
+        if not self.alive:
+            return "stopped"
+        self.alive = False
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+        how = "killed"
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            how = self.sandbox.reap(self.pid)
+        except (OSError, ValueError):
+            pass
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        return how
+
+    close = kill
+
+
+# ------------------------------------------------------------------ zygote
+def _zygote_loop(ctrl: socket.socket) -> None:
+    from . import worker
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG: die with the trusted process
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    statuses: dict[int, int] = {}
+    while True:
+        msg, fds, _, _ = socket.recv_fds(ctrl, 1 << 20, 4)
+        if not msg:
+            return
+        req = json.loads(msg.decode())
+        if req["op"] == "spawn":
+            pid = os.fork()
+            if pid == 0:
+                ctrl.close()
+                worker.serve(fds[0], req["config"])
+            for fd in fds:
+                os.close(fd)
+            ctrl.sendall(json.dumps({"pid": pid}).encode())
+        elif req["op"] == "reap":
+            ctrl.sendall(json.dumps({"how": _reap(req["pid"], statuses)}).encode())
+
+
+def _reap(pid: int, statuses: dict) -> str:
+    deadline = time.monotonic() + 2.0
+    while True:
+        try:
+            got, status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            return "ended"
+        if got:
+            break
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            got, status = os.waitpid(pid, 0)
+            break
+        time.sleep(0.002)
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
+        return f"killed by signal {sig} ({name})"
+    return f"exit code {os.WEXITSTATUS(status)}"

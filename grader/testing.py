@@ -1,0 +1,222 @@
+"""The one comparison helper of the suites, and what it says on a mismatch.
+
+`check` explains a difference the way a teaching assistant would: what kind
+of object came back, then shape and dtype, then how large the error is and
+where, then hints (transposed, off by a constant factor, sign flipped, NaN,
+input modified, or any alternative the test names). On a hidden test it never
+prints expected values or inputs, only the size and place of the error.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import math
+
+import torch
+
+visibility = contextvars.ContextVar("dlgrade_visibility", default="public")
+
+
+class GradingFailure(AssertionError):
+    """A mismatch, with the sentence that explains it."""
+
+
+def fail(message: str) -> None:
+    raise GradingFailure(message)
+
+
+def tolerances(dtype: torch.dtype) -> tuple[float, float]:
+    """Default (rtol, atol): float64 is held tight, float32 and below looser."""
+    if dtype == torch.float64:
+        return 1e-7, 1e-9
+    if dtype in (torch.float16, torch.bfloat16):
+        return 1e-2, 1e-3
+    return 1e-4, 1e-5
+
+
+def check(actual, expected, *, name: str = "output", rtol: float | None = None, atol: float | None = None,
+          hints: dict | None = None, check_dtype: bool = True) -> None:
+    """Fail with a teaching message unless `actual` matches `expected`."""
+    _check(actual, expected, name, rtol, atol, hints or {}, check_dtype)
+
+
+def check_unmodified(student) -> None:
+    """The last call into the student's code left its inputs as they were."""
+    call = student.last_call
+    if call is not None and call.mutated:
+        names = ", ".join(_path_name(p) for p in call.mutated)
+        fail(f"{call.name} modified its input {names} in place; work on a copy (x = x.clone()) "
+             "or build new tensors instead")
+
+
+def _path_name(path) -> str:
+    head, *rest = path
+    if head == "args":
+        return f"argument {rest[0] + 1}" + "".join(f"[{r!r}]" for r in rest[1:])
+    return f"{rest[0]}" + "".join(f"[{r!r}]" for r in rest[1:])
+
+
+def _check(actual, expected, name, rtol, atol, hints, check_dtype) -> None:
+    if isinstance(expected, torch.Tensor):
+        _check_tensor(actual, expected, name, rtol, atol, hints, check_dtype)
+    elif isinstance(expected, (tuple, list)):
+        if not isinstance(actual, (tuple, list)):
+            fail(f"{name} should be a {type(expected).__name__} of {len(expected)} items, got {_kind(actual)}")
+        if len(actual) != len(expected):
+            fail(f"{name} should have {len(expected)} items, got {len(actual)}")
+        for i, (a, e) in enumerate(zip(actual, expected)):
+            sub_hints = {k: v[i] for k, v in hints.items() if isinstance(v, (tuple, list)) and len(v) == len(expected)}
+            _check(a, e, f"{name}[{i}]", rtol, atol, sub_hints, check_dtype)
+    elif isinstance(expected, dict):
+        if not isinstance(actual, dict):
+            fail(f"{name} should be a dict, got {_kind(actual)}")
+        missing = [k for k in expected if k not in actual]
+        if missing:
+            fail(f"{name} is missing the key(s) {', '.join(map(repr, missing))}")
+        for k in expected:
+            _check(actual[k], expected[k], f"{name}[{k!r}]", rtol, atol, {}, check_dtype)
+    elif isinstance(expected, bool) or expected is None or isinstance(expected, str):
+        if type(actual) is not type(expected) or actual != expected:
+            fail(f"{name} is {_show(actual)}, expected {_show(expected)}" if _public() else f"{name} is not the expected value")
+    elif isinstance(expected, int):
+        a = _as_number(actual, name)
+        if a != expected or (isinstance(a, float) and not float(a).is_integer()):
+            fail(f"{name} is {a}, expected {expected}" if _public() else f"{name} is {a}, which is not the expected value")
+    elif isinstance(expected, float):
+        a = float(_as_number(actual, name))
+        r = 1e-5 if rtol is None else rtol
+        t = 1e-8 if atol is None else atol
+        if not (math.isclose(a, expected, rel_tol=r, abs_tol=t) or (math.isnan(a) and math.isnan(expected))):
+            msg = f"{name} is {a:.6g}, expected {expected:.6g}" if _public() else f"{name} is {a:.6g}, which is not the expected value"
+            fail(msg + _scalar_hint(a, expected, hints, r, t))
+    else:
+        raise TypeError(f"check() cannot compare {type(expected).__name__}")
+
+
+def _check_tensor(actual, expected, name, rtol, atol, hints, check_dtype) -> None:
+    if not isinstance(actual, torch.Tensor):
+        fail(f"{name} should be a torch.Tensor of shape {list(expected.shape)}, got {_kind(actual)}")
+    if actual.shape != expected.shape:
+        msg = f"{name} has shape {list(actual.shape)}, expected {list(expected.shape)}"
+        if actual.dim() >= 2 and tuple(actual.shape[::-1]) == tuple(expected.shape) or (
+                actual.dim() == expected.dim() >= 2 and actual.transpose(-1, -2).shape == expected.shape):
+            msg += "; it looks transposed"
+        elif actual.numel() == expected.numel():
+            msg += "; same number of elements, so check your reshape/view and the order of dimensions"
+        fail(msg)
+    if check_dtype and actual.dtype != expected.dtype:
+        fail(f"{name} has dtype {_dt(actual.dtype)}, expected {_dt(expected.dtype)} "
+             "(return the input's dtype: create new tensors with dtype=x.dtype)")
+    if expected.dtype == torch.bool or not (expected.is_floating_point() or expected.is_complex()):
+        if not torch.equal(actual, expected.to(actual.dtype)):
+            bad = (actual != expected.to(actual.dtype)).nonzero()
+            fail(f"{name} differs in {bad.shape[0]} of {expected.numel()} entries, the first at {_idx(bad[0])}")
+        return
+    d_rtol, d_atol = tolerances(expected.dtype)
+    rtol = d_rtol if rtol is None else rtol
+    atol = d_atol * max(1.0, float(expected.abs().max()) if expected.numel() else 1.0) if atol is None else atol
+    a = actual.detach().to(torch.float64)
+    e = expected.detach().to(torch.float64)
+    nan_a, nan_e = torch.isnan(a), torch.isnan(e)
+    if (nan_a & ~nan_e).any():
+        where = _idx((nan_a & ~nan_e).nonzero()[0])
+        fail(f"{name} has NaN at {where} (and {int((nan_a & ~nan_e).sum())} entries in all) where the answer is "
+             "finite: look for a division by zero, log of 0 or exp overflow")
+    if (torch.isinf(a) & ~torch.isinf(e)).any():
+        fail(f"{name} has inf where the answer is finite: look for an overflow (subtract the max before exp?)")
+    ok = torch.isclose(a, e, rtol=rtol, atol=atol, equal_nan=True)
+    if bool(ok.all()):
+        return
+    err = (a - e).abs().nan_to_num(0.0)
+    flat = int(err.argmax())
+    where = _idx(torch.tensor(_unravel(flat, tuple(e.shape))))
+    max_abs = float(err.max())
+    rel = float(max_abs / max(float(e.abs().flatten()[flat]), 1e-12))
+    nbad = int((~ok).sum())
+    msg = (f"{name} values differ in {nbad} of {e.numel()} entries: max abs error {max_abs:.3g} at {where} "
+           f"(relative {rel:.3g}; tolerance rtol={rtol:g}, atol={atol:.2g})")
+    if _public():
+        msg += f"; got {float(a.flatten()[flat]):.6g}, expected {float(e.flatten()[flat]):.6g}"
+    hint = _tensor_hint(a, e, hints, rtol, atol)
+    fail(msg + (f". Hint: {hint}" if hint else ""))
+
+
+def _tensor_hint(a, e, hints, rtol, atol) -> str:
+    for text, alt in hints.items():
+        if isinstance(alt, torch.Tensor) and alt.shape == a.shape and torch.allclose(
+                a, alt.detach().to(torch.float64), rtol=rtol, atol=atol):
+            return text
+    if torch.allclose(a, -e, rtol=rtol, atol=atol):
+        return "the sign is flipped"
+    if a.dim() >= 2 and a.shape[-1] == a.shape[-2] and torch.allclose(a.transpose(-1, -2), e, rtol=rtol, atol=atol):
+        return "the last two dimensions are transposed"
+    mask = e.abs() > atol
+    if mask.any():
+        ratio = a[mask] / e[mask]
+        c = float(ratio.median())
+        if abs(c - 1) > 1e-3 and abs(c) > 1e-6 and torch.allclose(a, c * e, rtol=rtol, atol=atol):
+            near = round(c) if abs(c - round(c)) < 1e-6 else (1 / round(1 / c) if abs(1 / c - round(1 / c)) < 1e-6 else None)
+            extra = " (a missing or extra division by the batch size or a count?)" if near else ""
+            return f"off by a constant factor of {c:.4g}{extra}"
+    if torch.allclose(a, e + float((a - e).mean()), rtol=rtol, atol=atol):
+        return f"off by a constant {float((a - e).mean()):.3g} everywhere (a bias added twice or missing?)"
+    if (a == 0).all() and not (e == 0).all():
+        return "the result is all zeros"
+    return ""
+
+
+def _scalar_hint(a, e, hints, rtol, atol) -> str:
+    for text, alt in hints.items():
+        if isinstance(alt, (int, float)) and math.isclose(a, float(alt), rel_tol=rtol, abs_tol=atol):
+            return f". Hint: {text}"
+    if e and math.isclose(a, -e, rel_tol=rtol, abs_tol=atol):
+        return ". Hint: the sign is flipped"
+    if e and a and abs(a / e - 1) > 1e-3:
+        c = a / e
+        if abs(c - round(c)) < 1e-6 or abs(1 / c - round(1 / c)) < 1e-6:
+            return f". Hint: off by a factor of {c:.4g} (a mean where a sum is asked, or the other way round?)"
+    return ""
+
+
+def _as_number(x, name):
+    if isinstance(x, torch.Tensor):
+        if x.numel() != 1:
+            fail(f"{name} should be a number, got a tensor of shape {list(x.shape)}")
+        return x.item()
+    if isinstance(x, (int, float)) and not isinstance(x, bool):
+        return x
+    fail(f"{name} should be a number, got {_kind(x)}")
+
+
+def _public() -> bool:
+    return visibility.get() == "public"
+
+
+def _kind(x) -> str:
+    if isinstance(x, torch.Tensor):
+        return f"a tensor of shape {list(x.shape)}"
+    if x is None:
+        return "None (did the function forget to return?)"
+    if isinstance(x, (tuple, list)):
+        return f"a {type(x).__name__} of {len(x)} items"
+    return f"a {type(x).__name__}"
+
+
+def _show(x) -> str:
+    return repr(x) if len(repr(x)) < 80 else repr(x)[:77] + "..."
+
+
+def _dt(dt) -> str:
+    return str(dt).replace("torch.", "")
+
+
+def _idx(t) -> str:
+    return "[" + ", ".join(str(int(v)) for v in t.tolist()) + "]"
+
+
+def _unravel(flat: int, shape: tuple) -> list[int]:
+    out = []
+    for s in reversed(shape):
+        out.append(flat % s)
+        flat //= s
+    return list(reversed(out))
