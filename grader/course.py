@@ -33,6 +33,7 @@ class Week:
     functions: tuple[str, ...]
     banned: dict[str, tuple[str, ...]] = field(default_factory=dict)
     warm: tuple[str, ...] = ()
+    in_place: tuple[str, ...] = ()
     course: "Course | None" = None
 
     def banned_for(self, function: str) -> tuple[str, ...]:
@@ -107,6 +108,7 @@ class Course:
             functions=tuple(data.get("functions", ())),
             banned=banned,
             warm=tuple(data.get("warm", ())),
+            in_place=tuple(data.get("in_place", ())),
             course=self,
         )
 

@@ -1,9 +1,12 @@
 """What a test sees as `student` and `reference`.
 
 `StudentModule` looks like the submission's module but every call crosses into
-a sandboxed worker (`grader.sandbox`). Arguments the student's function changed
-in place are written back into the caller's objects, so in-place contracts
-(`adam_step`) are tested exactly as they read. Objects the worker cannot send
+a sandboxed worker (`grader.sandbox`). For the functions a week declares
+in place (`in_place` in week.toml), arguments the student's function changed
+are written back into the caller's objects, so in-place contracts
+(`adam_step`) are tested exactly as they read; for every other function a
+change is only recorded (`check_unmodified`), so it cannot spoil the
+reference's inputs. Objects the worker cannot send
 back as plain data (a module instance, an optimizer) come back as
 `RemoteObject` handles.
 
@@ -23,7 +26,7 @@ from dataclasses import dataclass, field
 import torch
 
 from . import wire
-from .errors import BannedCall, InvalidAnswer, MissingFunction, StudentError, StudentImportError
+from .errors import BannedCall, InvalidAnswer, MissingFunction, StudentError, StudentFault, StudentImportError
 
 
 @dataclass
@@ -57,7 +60,12 @@ class Session:
             return self.worker
         banned = {f: list(self.week.banned_for(f)) for f in self.week.functions}
         self.worker = self.sandbox.spawn(self.submission_dir, self.week.module, banned=banned, seed=self.seed)
-        hello = self.worker.request({"op": "hello"})
+        try:
+            hello = self.worker.request({"op": "hello"})
+        except StudentFault as e:
+            self.import_error = f"importing {self.week.module}.py failed: {e}"
+            self.names = {}
+            return self.worker
         if not hello["ok"]:
             self.import_error = _import_message(self.week.module, hello)
             self.names = {}
@@ -141,7 +149,8 @@ class RemoteCallable:
     def __call__(self, *args, **kwargs):
         answer = self._session.call({"op": "call", "target": self._target, "name": self._name,
                                      "args": _handles_out(list(args)), "kwargs": _handles_out(kwargs)})
-        _write_back(args, kwargs, answer.get("mutated", []))
+        if self._name in self._session.week.in_place or self._target != "module":
+            _write_back(args, kwargs, answer.get("mutated", []))
         return _rehydrate(self._session, answer["value"])
 
     def __repr__(self) -> str:
