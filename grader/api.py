@@ -56,6 +56,99 @@ def _single_target(path: Path, module: str, workdir: Path, student: str):
     return Target(student if path.is_dir() else s.student, s.folder, s.sha256, None, tuple(s.notes))
 
 
+def grade(*, week: str, submissions: list[Path], out_dir: Path = Path("out"), jobs: int | None = None,
+          timeout: float | None = None, seed: int | None = None, force: bool = False, id_pattern: str | None = None,
+          device: str = "cpu", progress: bool = False, course: Course | None = None):
+    """Grade a class; settings not given come from the course's dlgrade.toml, then the defaults."""
+    from .batch import grade_batch
+
+    course = course or Course.find()
+    w = course.week(week)
+    settings = course.settings()
+    limits = settings.limits(call_timeout_s=timeout)
+    for p in submissions:
+        if not Path(p).exists():
+            raise UserError(f"{p} does not exist; give zips, notebooks or folders of submissions.")
+    on_progress = _progress_bar() if progress else None
+    try:
+        return grade_batch(w, list(submissions), Path(out_dir), jobs=jobs or settings.jobs, limits=limits,
+                           seed=settings.seed if seed is None else seed, force=force,
+                           id_pattern=id_pattern or settings.id_pattern, device=device, on_progress=on_progress)
+    finally:
+        if on_progress:
+            on_progress("stop", None, 0, 0)
+
+
+def _progress_bar():
+    """A rich progress bar with the running mean score."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   TextColumn("{task.fields[info]}"), transient=False)
+    state = {"task": None, "scores": []}
+
+    def on_progress(event, result, i, n):
+        if event == "start":
+            bar.start()
+            state["task"] = bar.add_task("grading", total=n, info="")
+        elif event == "result":
+            state["scores"].append(result["score"])
+            mean = sum(state["scores"]) / len(state["scores"])
+            bar.update(state["task"], completed=i,
+                       info=f"mean {mean:.2f}/{result['max_score']:g}  last {result['student']}")
+        elif event == "stop":
+            bar.stop()
+
+    return on_progress
+
+
+def submit(*, week: str, path: Path | None = None, student: str, output: Path | None = None,
+           course: Course | None = None) -> tuple[Path, list[str]]:
+    """Validate the week's files without running them and pack them with a manifest."""
+    import ast
+    import hashlib
+    import re
+    import zipfile
+    from datetime import datetime, timezone
+
+    from . import __version__
+
+    course = course or Course.find()
+    w = course.week(week)
+    if not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", student):
+        raise UserError(f"'{student}' is not a valid student id: use letters, digits, '.', '_' or '-'.")
+    folder = Path(path) if path else w.stub_file.parent
+    module = folder / f"{w.module}.py"
+    if not module.is_file():
+        raise UserError(f"{module} does not exist; run submit from the course folder or give the folder holding it.")
+    source = module.read_text()
+    try:
+        tree = ast.parse(source, str(module))
+    except SyntaxError as e:
+        raise UserError(f"{module.name} has a syntax error at line {e.lineno}: {e.msg}; fix it before submitting.") from None
+    defined = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef))}
+    warnings = []
+    missing = [f for f in w.functions if f not in defined]
+    if missing:
+        warnings.append(f"{module.name} does not define {', '.join(missing)}; those tests will score 0")
+    unfinished = [n.name for n in tree.body if isinstance(n, ast.FunctionDef) and n.name in w.functions
+                  and "NotImplementedError" in ast.get_source_segment(source, n)]
+    if unfinished:
+        warnings.append(f"still raising NotImplementedError: {', '.join(unfinished)}")
+    files = sorted(p for p in folder.glob("*.py") if p.is_file())
+    manifest = {"student": student, "week": w.name,
+                "files": {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in files},
+                "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "dlgrade_version": __version__}
+    out = Path(output) if output else Path(f"{w.name}-{student}.zip")
+    tmp = out.with_name(out.name + ".tmp")
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
+        for p in files:
+            z.write(p, p.name)
+        z.writestr("manifest.json", json.dumps(manifest, indent=2))
+    tmp.replace(out)
+    return out, warnings
+
+
 def render(result: dict, fmt: str, color: bool = False) -> str:
     from . import report
 

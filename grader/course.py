@@ -87,6 +87,21 @@ class Course:
             "run dlgrade from inside the course folder or set DLGRADE_COURSE."
         )
 
+    def settings(self) -> "Settings":
+        """The course's `dlgrade.toml` (section [grading]); every key is optional."""
+        path = self.root / "dlgrade.toml"
+        data = {}
+        if path.exists():
+            try:
+                data = tomllib.loads(path.read_text()).get("grading", {})
+            except tomllib.TOMLDecodeError as e:
+                raise UserError(f"{path} is not valid TOML ({e}); fix the file.") from None
+        known = set(Settings.__dataclass_fields__)
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise UserError(f"{path}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}.")
+        return Settings(**data)
+
     def weeks(self) -> list[str]:
         return sorted(p.name for p in self.data_dir.iterdir() if WEEK_RE.match(p.name) and (p / "week.toml").exists())
 
@@ -111,6 +126,28 @@ class Course:
             in_place=tuple(data.get("in_place", ())),
             course=self,
         )
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Grading settings with their defaults; `dlgrade.toml` [grading] overrides them."""
+
+    seed: int = 0
+    jobs: int | None = None
+    id_pattern: str | None = None
+    call_timeout_s: float = 20.0
+    cpu_s: float = 120.0
+    memory_mb: int = 4096
+    output_kb: int = 1024
+    test_timeout_s: float = 60.0
+    submission_timeout_s: float = 600.0
+
+    def limits(self, call_timeout_s: float | None = None):
+        from .sandbox import Limits
+
+        return Limits(call_timeout_s=call_timeout_s or self.call_timeout_s, cpu_s=self.cpu_s,
+                      memory_bytes=self.memory_mb << 20, output_bytes=self.output_kb << 10,
+                      test_timeout_s=self.test_timeout_s, submission_timeout_s=self.submission_timeout_s)
 
 
 def normalize_week(name: str) -> str:

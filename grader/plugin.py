@@ -78,6 +78,7 @@ class GradingPlugin:
     @pytest.fixture
     def student(self, request):
         self.session.function = _function_of(request.node)
+        self.session.test_started = time.monotonic()
         yield StudentModule(self.session)
         self.session.reset()
 

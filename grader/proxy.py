@@ -19,6 +19,7 @@ run them without the reference.
 from __future__ import annotations
 
 import inspect
+import time
 import textwrap
 import types
 from dataclasses import dataclass, field
@@ -26,7 +27,8 @@ from dataclasses import dataclass, field
 import torch
 
 from . import wire
-from .errors import BannedCall, InvalidAnswer, MissingFunction, StudentError, StudentFault, StudentImportError
+from .errors import (BannedCall, InvalidAnswer, MissingFunction, StudentError, StudentFault, StudentImportError,
+                     WorkerTimeout)
 
 
 @dataclass
@@ -53,6 +55,7 @@ class Session:
         self.isolation: list[str] = []
         self.last_call: CallRecord | None = None
         self.function = ""  # the function the current test grades (for bans)
+        self.test_started = time.monotonic()
         self.notes: list[str] = []
 
     def ensure(self):
@@ -85,7 +88,11 @@ class Session:
         if self.import_error:
             raise StudentImportError(self.import_error)
         req = {**req, "function": self.function}
-        answer = worker.request(req)
+        limits = self.sandbox.limits
+        left = limits.test_timeout_s - (time.monotonic() - self.test_started)
+        if left <= 0:
+            raise WorkerTimeout(f"the test used up its {limits.test_timeout_s:g} s")
+        answer = worker.request(req, timeout=min(limits.call_timeout_s, left))
         if answer.get("banned"):
             raise BannedCall(_banned_message(answer["banned"], self.function))
         if not answer["ok"]:

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import shutil
 import sys
-import tempfile
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 from .course import Week
 from .errors import UserError
@@ -23,18 +21,21 @@ from .sandbox import Limits, Sandbox
 PYTEST_INI = Path(__file__).with_name("pytest_empty.ini")
 
 
-def run_week(week: Week, targets: list[Target], *, visibility: str = "all", device: str = "cpu",
+def run_week(week: Week, targets: Iterable[Target], *, visibility: str = "all", device: str = "cpu",
              limits: Limits | None = None, seed: int = 0, reference: str = "auto",
-             on_result: Callable[[dict], None] | None = None, sandbox: Sandbox | None = None) -> list[dict]:
+             on_result: Callable[[dict], None] | None = None, sandbox: Sandbox | None = None,
+             hide: tuple[str, ...] = ()) -> list[dict]:
     """Grade `targets` with the week's suites and return their results.
 
     visibility: "public" (the public suite) or "all" (public and hidden).
     reference: "module" (the solution file), "replay" (answers recorded by
     `dlgrade release`), "record" (run the solution and keep its public answers,
     returned in `run_week.recorded`), or "auto" (module when it exists).
+    hide: folders the workers must not see besides the course (outputs, intake).
     """
     own = sandbox is None
-    sandbox = sandbox or Sandbox(device=device, limits=limits, warm=week.warm)
+    sandbox = sandbox or Sandbox(device=device, limits=limits, warm=week.warm,
+                                 hide=(str(week.course.root), *hide))
     if sandbox.pid is None:
         sandbox.start()
     if device == "cuda":
@@ -48,25 +49,11 @@ def run_week(week: Week, targets: list[Target], *, visibility: str = "all", devi
 
     store: dict = {}
     ref = load_reference(week, reference, store)
-    stage_root = Path(tempfile.mkdtemp(prefix="dlgrade-s-"))
-    os.chmod(stage_root, 0o755)
-    counter = iter(range(1 << 30))
-
-    def stage(folder: Path) -> Path:
-        """Copy the submission's Python files to a folder only they live in."""
-        dest = stage_root / f"s{next(counter)}"
-        dest.mkdir(mode=0o755)
-        for p in sorted(folder.iterdir()):
-            if p.suffix == ".py" and p.is_file() and not p.is_symlink():
-                shutil.copyfile(p, dest / p.name)
-                os.chmod(dest / p.name, 0o644)
-        return dest
-
     files = week.suite_files(visibility)
     if not files:
         raise UserError(f"{week.name} has no test suite in {week.data_dir}.")
     plugin = GradingPlugin(week=week, targets=targets, sandbox=sandbox, reference=ref, seed=seed,
-                           device=device, on_result=collect, stage=stage)
+                           device=device, on_result=collect, stage=sandbox.stage)
     args = [str(f) for f in files] + [
         "-c", str(PYTEST_INI), "--rootdir", str(week.data_dir), "-p", "no:cacheprovider", "-p", "no:terminal",
         "-p", "no:warnings", "-p", "no:logging", "-p", "no:stepwise", "--noconftest", "--import-mode=importlib",
@@ -81,12 +68,11 @@ def run_week(week: Week, targets: list[Target], *, visibility: str = "all", devi
     finally:
         if old_env is None:
             os.environ.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
-        shutil.rmtree(stage_root, ignore_errors=True)
         if own:
             sandbox.close()
     if plugin.collect_errors:
         raise UserError(f"The {week.name} suite does not load: {plugin.collect_errors[0]}")
-    if code not in (0, 1, 5) and len(results) < len(targets):
+    if code not in (0, 1, 5) and not results:
         raise UserError(f"pytest could not run the {week.name} suite (exit code {int(code)}).")
     run_week.recorded = store
     return results

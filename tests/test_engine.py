@@ -92,7 +92,9 @@ WORKER_FAULTS = {
     "exits": ("    import os\n    os._exit(0)\n", "crashed", "ended abruptly"),
     "sys_exit": ("    import sys\n    sys.exit(3)\n", "error", "SystemExit"),
     "segfault": ("    import ctypes\n    ctypes.string_at(0)\n", "crashed", "SIGSEGV"),
-    "kills_itself": ("    import os, signal\n    os.kill(os.getpid(), signal.SIGKILL)\n", "crashed", "SIGKILL"),
+    # PID 1 of its namespace where the kernel allows one: a signal to itself is then ignored and the
+    # call returns None; elsewhere the worker dies. Never a pass either way.
+    "kills_itself": ("    import os, signal\n    os.kill(os.getpid(), signal.SIGKILL)\n", ("crashed", "failed"), ""),
     "tensor_subclass": ("    class Liar(torch.Tensor):\n        def __eq__(self, o): return True\n"
                         "    return (a + b).as_subclass(Liar)\n", "error", "Tensor subclass"),
     "numpy_answer": ("    return (a + b).numpy()\n", "error", "numpy"),
@@ -117,7 +119,7 @@ def test_worker_fault_costs_only_that_function(fault_results, name):
     result = fault_results[name]
     _, status, words = WORKER_FAULTS[name]
     add_tests = [t for t in result["tests"] if t["function"] == "add"]
-    assert {t["status"] for t in add_tests} == {status}, add_tests
+    assert {t["status"] for t in add_tests} <= set(status if isinstance(status, tuple) else (status,)), add_tests
     assert words in add_tests[0]["message"]
     assert lost(result) == {"add"}, by_function(result)
 

@@ -20,12 +20,14 @@ import os
 import shutil
 import signal
 import socket
+import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .. import wire
+from . import isolate
 from ..errors import InvalidAnswer, WorkerCrashed, WorkerTimeout
 
 
@@ -41,6 +43,30 @@ class Limits:
     gpu_memory_fraction: float = 0.5    # --device cuda only
     test_timeout_s: float = 60.0        # one test, all its calls
     submission_timeout_s: float = 600.0 # one submission, all its tests
+    max_processes: int = 64             # processes and threads of one grader's workers (pids cgroup)
+
+
+PR_SET_DUMPABLE = 4
+
+
+def _make_pids_cgroup(limit: int) -> str | None:
+    """A pids cgroup (v1 or v2) for this grader's workers, where this user may make one."""
+    for base in ("/sys/fs/cgroup/pids", "/sys/fs/cgroup"):
+        if not os.path.exists(os.path.join(base, "pids.max" if base.endswith("pids") else "cgroup.procs")) and \
+                not os.path.isdir(base):
+            continue
+        path = os.path.join(base, f"dlgrade-{os.getpid()}")
+        try:
+            os.makedirs(path, exist_ok=True)
+            with open(os.path.join(path, "pids.max"), "w") as f:
+                f.write(str(limit))
+            return path
+        except OSError:
+            try:
+                os.rmdir(path)
+            except OSError:
+                pass
+    return None
 
 
 def _warm_optim() -> None:
@@ -62,12 +88,18 @@ WARM_UPS = {"optim": _warm_optim, "torchvision": _warm_torchvision,
 class Sandbox:
     """Owns the zygote; forks workers for one submission at a time."""
 
-    def __init__(self, *, device: str = "cpu", limits: Limits | None = None, warm: tuple[str, ...] = ()):
+    def __init__(self, *, device: str = "cpu", limits: Limits | None = None, warm: tuple[str, ...] = (),
+                 hide: tuple[str, ...] = (), isolate: bool = True):
         self.device = device
         self.limits = limits or Limits()
         self.warm = warm
+        self.hide_candidates = tuple(str(h) for h in hide)
+        self.isolate = isolate
         self.pid: int | None = None
         self.ctrl: socket.socket | None = None
+        self.run_root: Path | None = None
+        self.pids_cgroup: str | None = None
+        self._count = 0
 
     def start(self) -> "Sandbox":
         import torch  # noqa: F401 - the point of the zygote is to hold it warm
@@ -75,6 +107,14 @@ class Sandbox:
         torch.set_num_threads(1)
         for name in self.warm:
             WARM_UPS[name]()
+        ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # no reading this process's memory
+        self.run_root = Path(tempfile.mkdtemp(prefix="dlgrade-run-"))
+        for sub in ("stage", "work"):
+            (self.run_root / sub).mkdir()
+        os.chmod(self.run_root, 0o755)
+        keep = [p for p in sys.path if p and os.path.isdir(p)] + [sys.prefix, sys.base_prefix]
+        self.hide = isolate.hide_list(self.hide_candidates, keep)
+        self.pids_cgroup = _make_pids_cgroup(self.limits.max_processes)
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         pid = os.fork()
         if pid == 0:  # the zygote
@@ -90,6 +130,16 @@ class Sandbox:
         self.pid, self.ctrl = pid, parent
         return self
 
+    def stage(self, folder: Path) -> Path:
+        """Copy a submission's Python files to a folder of their own (symlinks are not followed)."""
+        self._count += 1
+        dest = self.run_root / "stage" / f"s{self._count}"
+        dest.mkdir(mode=0o755)
+        for p in sorted(Path(folder).iterdir()):
+            if p.suffix == ".py" and p.is_file() and not p.is_symlink():
+                shutil.copyfile(p, dest / p.name)
+        return dest
+
     def close(self) -> None:
         if self.ctrl is not None:
             self.ctrl.close()
@@ -101,6 +151,15 @@ class Sandbox:
             except (ProcessLookupError, ChildProcessError):
                 pass
             self.pid = None
+        if self.run_root is not None:
+            shutil.rmtree(self.run_root, ignore_errors=True)
+            self.run_root = None
+        if self.pids_cgroup:
+            try:
+                os.rmdir(self.pids_cgroup)
+            except OSError:
+                pass
+            self.pids_cgroup = None
 
     def __enter__(self) -> "Sandbox":
         return self.start() if self.pid is None else self
@@ -115,8 +174,9 @@ class Sandbox:
 
     def spawn(self, submission_dir: Path, module: str, *, banned: dict, seed: int) -> "Worker":
         """A fresh worker with the student's module imported (or its import error)."""
-        workdir = tempfile.mkdtemp(prefix="dlgrade-w-")
-        os.chmod(workdir, 0o700)
+        self._count += 1
+        workdir = str(self.run_root / "work" / f"w{self._count}")
+        os.mkdir(workdir, 0o700)
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         config = {
             "workdir": workdir,
@@ -126,6 +186,10 @@ class Sandbox:
             "banned": {k: list(v) for k, v in banned.items()},
             "seed": seed,
             "limits": asdict(self.limits),
+            "run_root": str(self.run_root),
+            "hide": self.hide,
+            "pids_cgroup": self.pids_cgroup,
+            "isolate": self.isolate,
         }
         try:
             reply = self._ask({"op": "spawn", "config": config}, [theirs.fileno()])

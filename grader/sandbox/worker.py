@@ -29,12 +29,9 @@ from pathlib import Path
 import torch
 
 from .. import wire
+from . import isolate
 
 MAX_REQUEST = 1 << 30
-NOBODY = 65534
-CLONE_NEWNS = 0x00020000
-CLONE_NEWUSER = 0x10000000
-CLONE_NEWNET = 0x40000000
 PR_SET_PDEATHSIG = 1
 PR_SET_NO_NEW_PRIVS = 38
 
@@ -55,7 +52,7 @@ def serve(fd: int, config: dict) -> None:
 
 # ---------------------------------------------------------------- confinement
 def confine(config: dict) -> None:
-    """Apply the limits that the OS gives an unprivileged, forked process."""
+    """Limits first, then namespaces and mounts (`isolate.enter`), then no way back."""
     os.setsid()  # own process group: the trusted side kills it whole
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
@@ -64,7 +61,6 @@ def confine(config: dict) -> None:
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # over the output cap: write fails, process lives
 
     work = config["workdir"]
-    os.chdir(work)
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     out = os.open(os.path.join(work, "output.txt"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -72,29 +68,21 @@ def confine(config: dict) -> None:
     os.dup2(out, 2)
     os.close(null)
     os.close(out)
+
+    isolation = isolate.enter(config) if config.get("isolate", True) else []
+    work = config["workdir"]
+    os.chdir(work)
     os.environ.clear()
     os.environ.update({"HOME": work, "TMPDIR": work, "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8",
                        "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NO_PROXY": "*"})
-
-    isolation = []
-    if config.get("isolate_network", True):
-        if libc.unshare(CLONE_NEWNET) == 0:
-            isolation.append("network")
     lim = config["limits"]
     _setrlimit(resource.RLIMIT_CORE, 0)
     _setrlimit(resource.RLIMIT_CPU, int(lim["cpu_s"]))
     _setrlimit(resource.RLIMIT_FSIZE, int(lim["output_bytes"]))
     if lim.get("memory_bytes") and config["device"] == "cpu":
         _setrlimit(resource.RLIMIT_DATA, int(lim["memory_bytes"]))
-    if os.geteuid() == 0 and config.get("drop_privileges", True) and _world_readable(sys.base_prefix):
-        os.chown(work, NOBODY, NOBODY)
-        os.chown(os.path.join(work, "output.txt"), NOBODY, NOBODY)
-        os.setgroups([])
-        os.setgid(NOBODY)
-        os.setuid(NOBODY)
-        isolation.append("uid")
-    if config["device"] == "cpu" and os.geteuid() != 0:
-        _setrlimit(resource.RLIMIT_NPROC, 0)  # no new processes (threads of torch already exist)
+    if isolate.drop_privileges() and os.geteuid() == 0:
+        isolation.append("no-capabilities")
     libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
 
     # `python -I` semantics: no user site, no cwd; the submission's folder first.
@@ -102,21 +90,6 @@ def confine(config: dict) -> None:
     sys.path[:] = [config["submission_dir"]] + keep
     sys.dont_write_bytecode = True
     config["isolation"] = isolation
-
-
-def _world_readable(path: str) -> bool:
-    """Whether an unprivileged user could still import from `path` (e.g. not under /root)."""
-    p = os.path.realpath(path)
-    while True:
-        try:
-            if not os.stat(p).st_mode & 0o005 == 0o005:
-                return False
-        except OSError:
-            return False
-        parent = os.path.dirname(p)
-        if parent == p:
-            return True
-        p = parent
 
 
 def _is_install_path(p: str) -> bool:

@@ -1,0 +1,201 @@
+"""Operating-system isolation of a worker, as far as this machine allows.
+
+`enter(config)` runs in a freshly forked worker before any student code:
+
+1. joins the sandbox's pids cgroup (a cap on processes and threads: fork bombs);
+2. unshares mount, network and PID namespaces (with a user namespace when not
+   root): no network, no view of other processes, no signal to the grader;
+3. makes the whole filesystem read-only, mounts an empty tmpfs over the run
+   folder (every student's staged files and scratch folders) and over each
+   path to hide (the course's solutions and suites, the output and intake
+   folders), then binds back only this worker's own submission (read-only)
+   and scratch folder;
+4. forks once more: the child is PID 1 of the new PID namespace, so when it
+   dies every process it left behind dies with it; the parent only waits and
+   passes on how the child ended;
+5. in the child: a fresh /proc, then every capability dropped and
+   no_new_privs, so nothing of the above can be undone.
+
+Each step that the kernel refuses is skipped and left out of the returned
+feature list; `dlgrade doctor` shows that list for this machine.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 4096, 16384, 1 << 18
+AT_FDCWD, AT_RECURSIVE, MOUNT_ATTR_RDONLY = -100, 0x8000, 1
+SYS_MOUNT_SETATTR = 442  # x86_64 and aarch64 alike
+PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 24, 38
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_void_p]
+
+
+class _MountAttr(ctypes.Structure):
+    _fields_ = [("attr_set", ctypes.c_uint64), ("attr_clr", ctypes.c_uint64),
+                ("propagation", ctypes.c_uint64), ("userns_fd", ctypes.c_uint64)]
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+def _ok(ret: int) -> bool:
+    return ret == 0
+
+
+def _mount(src, target, fstype, flags, data=None) -> bool:
+    enc = lambda s: s.encode() if isinstance(s, str) else s  # noqa: E731
+    return _ok(_libc.mount(enc(src), enc(target), enc(fstype), flags, enc(data)))
+
+
+def enter(config: dict) -> list[str]:
+    """Isolate this process; return the features that took effect.
+
+    Updates config["submission_dir"] and config["workdir"] to the paths this
+    process sees afterwards. May fork: only the isolated child returns.
+    """
+    features: list[str] = []
+    if config.get("pids_cgroup"):
+        try:
+            with open(os.path.join(config["pids_cgroup"], "cgroup.procs"), "w") as f:
+                f.write(str(os.getpid()))
+            features.append("pids-cgroup")
+        except OSError:
+            pass
+    if not config.get("namespaces", True):
+        return features
+    uid, gid = os.getuid(), os.getgid()
+    flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | (0 if uid == 0 else CLONE_NEWUSER)
+    if not _ok(_libc.unshare(flags)):
+        if _ok(_libc.unshare(CLONE_NEWNET if uid == 0 else CLONE_NEWUSER | CLONE_NEWNET)):
+            features.append("network")
+        return features
+    if uid != 0:
+        _write("/proc/self/setgroups", "deny")
+        _write("/proc/self/uid_map", f"0 {uid} 1")
+        _write("/proc/self/gid_map", f"0 {gid} 1")
+        features.append("user-namespace")
+    features += ["network", "pid-namespace"]
+    if _filesystem(config):
+        features.append("filesystem")
+    _fork_as_init()
+    if _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV):
+        features.append("private-proc")
+    return features
+
+
+def _filesystem(config: dict) -> bool:
+    """Read-only root, hidden paths, and this worker's own folders bound back."""
+    if not _mount(None, "/", None, MS_REC | MS_PRIVATE):
+        return False
+    attr = _MountAttr(MOUNT_ATTR_RDONLY, 0, 0, 0)
+    if _libc.syscall(SYS_MOUNT_SETATTR, AT_FDCWD, b"/", AT_RECURSIVE, ctypes.byref(attr), ctypes.sizeof(attr)) != 0:
+        return False
+    run_root = config["run_root"]
+    sub_fd = os.open(config["submission_dir"], os.O_RDONLY | os.O_DIRECTORY)
+    work_fd = os.open(config["workdir"], os.O_RDONLY | os.O_DIRECTORY)
+    if not _mount("tmpfs", run_root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=755"):
+        return False
+    sub, work = os.path.join(run_root, "submission"), os.path.join(run_root, "work")
+    os.mkdir(sub)
+    os.mkdir(work)
+    ok = _mount(f"/proc/self/fd/{sub_fd}", sub, None, MS_BIND) and _mount(f"/proc/self/fd/{work_fd}", work, None, MS_BIND)
+    # the submission is read-only; the scratch folder stays writable
+    ok = ok and _mount(None, sub, None, MS_BIND | 32 | MS_RDONLY | MS_NOSUID | MS_NODEV)  # 32: MS_REMOUNT
+    os.close(sub_fd)
+    os.close(work_fd)
+    if not ok:
+        return False
+    _mount(None, run_root, None, MS_BIND | 32 | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    for path in config.get("hide", []):
+        if os.path.isdir(path):
+            _mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=755")
+    config["submission_dir"], config["workdir"] = sub, work
+    os.chdir(work)
+    return True
+
+
+def _fork_as_init() -> None:
+    """Fork; the child (PID 1 of the new namespace) returns, the parent relays its end."""
+    pid = os.fork()
+    if pid == 0:
+        _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        return
+    for fd in range(3, 1024):  # the child alone talks to the grader
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    while True:
+        try:
+            _, status = os.waitpid(pid, 0)
+            break
+        except InterruptedError:
+            continue
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        signal.signal(sig, signal.SIG_DFL)
+        os.kill(os.getpid(), sig)
+    os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)
+
+
+def drop_privileges() -> bool:
+    """Drop every capability for good; after this, mounts cannot be undone."""
+    for cap in range(64):
+        _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
+    header, data = _CapHeader(0x20080522, 0), (_CapData * 2)()
+    ok = _ok(_libc.capset(ctypes.byref(header), data))
+    _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    return ok
+
+
+def _write(path: str, text: str) -> None:
+    try:
+        with open(path, "w") as f:
+            f.write(text)
+    except OSError:
+        pass
+
+
+def hide_list(candidates, keep) -> list[str]:
+    """Folders to hide, never one that holds a path the worker still needs.
+
+    A candidate that contains a kept path (a virtualenv inside the course
+    folder, say) is replaced by its children, recursively, minus that branch.
+    """
+    keep = [os.path.realpath(k) for k in keep]
+    out: list[str] = []
+
+    def add(path: str, depth: int = 0) -> None:
+        path = os.path.realpath(path)
+        if not os.path.isdir(path) or path == "/":
+            return
+        inside = [k for k in keep if k == path or k.startswith(path + os.sep)]
+        if not inside:
+            out.append(path)
+            return
+        if depth > 6 or any(k == path for k in inside):
+            return
+        try:
+            for entry in os.scandir(path):
+                if entry.is_dir(follow_symlinks=False):
+                    add(entry.path, depth + 1)
+        except OSError:
+            pass
+
+    for c in candidates:
+        add(str(c))
+    return sorted(set(out))
