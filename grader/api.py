@@ -149,23 +149,40 @@ def submit(*, week: str, path: Path | None = None, student: str, output: Path | 
     return out, warnings
 
 
-def render(result: dict, fmt: str, color: bool = False) -> str:
-    from . import report
-
-    return report.render_result(result, fmt, color=color) if fmt == "text" else report.render_result(result, fmt)
-
-
-def report(*, path: Path, fmt: str = "text", color: bool = False) -> str:
-    """One result file renders as feedback; a folder renders as a class summary."""
+def report_data(*, path: Path) -> tuple[str, dict]:
+    """("result", result) for a result file; ("summary", class summary) for a folder."""
     from . import report as rep
 
     path = Path(path)
     results = rep.load_results(path)
     if path.is_file():
-        return render(results[0], fmt, color)
+        return "result", results[0]
     if not results:
         raise UserError(f"{path} holds no dlgrade results.")
-    return rep.render_summary(rep.summarize(results), fmt)
+    return "summary", rep.summarize(results)
+
+
+def report(*, path: Path, fmt: str = "text") -> str:
+    """One result file renders as feedback; a folder renders as a class summary."""
+    from . import report as rep
+
+    kind, data = report_data(path=path)
+    return rep.render_result(data, fmt) if kind == "result" else rep.render_summary(data, fmt)
+
+
+def export(*, path: Path, fmt: str, output: Path, item: str | None = None) -> int:
+    """Brightspace grade import or a plain CSV from a folder of results; returns the count."""
+    from . import gradebook
+    from . import report as rep
+
+    results = rep.load_results(Path(path))
+    if not results:
+        raise UserError(f"{path} holds no dlgrade results.")
+    if fmt == "brightspace":
+        gradebook.write_brightspace_csv(Path(output), results, item or results[0].get("week", "grade"))
+    else:
+        gradebook.write_plain_csv(Path(output), results)
+    return len(results)
 
 
 def release(*, week: str, out_dir: Path | None = None, course: Course | None = None) -> dict:

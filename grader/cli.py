@@ -38,8 +38,10 @@ def check(week: str, path: Path | None, json_path: Path | None, device: str) -> 
     """Run the public tests of WEEK on PATH (default: assignments/WEEK)."""
     from . import api
 
+    from .report import print_result
+
     result = api.check(week=week, path=path, device=device, json_path=json_path)
-    _console().print(api.render(result, "text", color=True), end="")
+    print_result(result, _console())
     sys.exit(0 if result["status"] == "graded" and result["score"] == result["max_score"] else 1)
 
 
@@ -85,13 +87,33 @@ def grade(week: str, submissions: tuple[Path, ...], out_dir: Path, jobs: int | N
 def report(path: Path, fmt: str, output: Path | None) -> None:
     """Render one result, or a class summary for a folder of results."""
     from . import api
+    from . import report as rep
 
-    text = api.report(path=path, fmt=fmt, color=output is None and fmt == "text")
+    if output is None and fmt == "text":
+        kind, data = api.report_data(path=path)
+        (rep.print_result if kind == "result" else rep.print_summary)(data, _console())
+        return
+    text = api.report(path=path, fmt=fmt)
     if output:
-        output.write_text(text)
+        from .gradebook import atomic_write_text
+
+        atomic_write_text(output, text)
         click.echo(f"wrote {output}")
     else:
-        _console().print(text, end="") if fmt == "text" else click.echo(text, nl=False)
+        click.echo(text, nl=False)
+
+
+@cli.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["brightspace", "csv"]), default="csv", show_default=True)
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="The CSV file to write.")
+@click.option("--item", default=None, help="Grade item name for Brightspace (default: the week).")
+def export(path: Path, fmt: str, output: Path, item: str | None) -> None:
+    """Write the grades in PATH (OUTDIR/WEEK) as a CSV for the LMS."""
+    from . import api
+
+    n = api.export(path=path, fmt=fmt, output=output, item=item)
+    click.echo(f"wrote {output} ({n} students)")
 
 
 @cli.command()

@@ -197,9 +197,9 @@ class Sandbox:
             theirs.close()
         return Worker(self, reply["pid"], mine, workdir)
 
-    def reap(self, pid: int) -> str:
-        """Wait for a dead worker and describe how it ended."""
-        return self._ask({"op": "reap", "pid": pid})["how"]
+    def reap(self, pid: int, wait: float = 2.0) -> str:
+        """Wait for a worker to end (killing it after `wait` s) and describe how it ended."""
+        return self._ask({"op": "reap", "pid": pid, "wait": wait})["how"]
 
 
 class Worker:
@@ -222,7 +222,7 @@ class Worker:
             self.kill()
             raise WorkerTimeout(f"timed out after {limit:g} s (an endless loop, or far too slow)") from None
         except (EOFError, ConnectionError, BrokenPipeError):
-            how = self.kill()
+            how = self.kill(graceful=True)
             raise WorkerCrashed(f"the process running the submission ended abruptly ({how})") from None
         except wire.WireError as e:
             self.kill()
@@ -248,8 +248,12 @@ class Worker:
         except OSError:
             return "", 0
 
-    def kill(self) -> str:
-        """Kill the worker's whole process group and reap it; say how it ended."""
+    def kill(self, graceful: bool = False) -> str:
+        """Kill the worker's whole process group and reap it; say how it ended.
+
+        graceful: the worker is ending by itself (its socket closed), so give
+        it a moment to finish and report its own cause of death first.
+        """
         if not self.alive:
             return "stopped"
         self.alive = False
@@ -258,14 +262,13 @@ class Worker:
         except OSError:
             pass
         how = "killed"
+        if not graceful:
+            _killpg(self.pid)
         try:
-            os.killpg(self.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        try:
-            how = self.sandbox.reap(self.pid)
+            how = self.sandbox.reap(self.pid, wait=0.5 if graceful else 2.0)
         except (OSError, ValueError):
             pass
+        _killpg(self.pid)
         shutil.rmtree(self.workdir, ignore_errors=True)
         return how
 
@@ -279,7 +282,6 @@ def _zygote_loop(ctrl: socket.socket) -> None:
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG: die with the trusted process
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    statuses: dict[int, int] = {}
     while True:
         msg, fds, _, _ = socket.recv_fds(ctrl, 1 << 20, 4)
         if not msg:
@@ -294,11 +296,18 @@ def _zygote_loop(ctrl: socket.socket) -> None:
                 os.close(fd)
             ctrl.sendall(json.dumps({"pid": pid}).encode())
         elif req["op"] == "reap":
-            ctrl.sendall(json.dumps({"how": _reap(req["pid"], statuses)}).encode())
+            ctrl.sendall(json.dumps({"how": _reap(req["pid"], req.get("wait", 2.0))}).encode())
 
 
-def _reap(pid: int, statuses: dict) -> str:
-    deadline = time.monotonic() + 2.0
+def _killpg(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _reap(pid: int, wait: float) -> str:
+    deadline = time.monotonic() + wait
     while True:
         try:
             got, status = os.waitpid(pid, os.WNOHANG)

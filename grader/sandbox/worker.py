@@ -54,6 +54,7 @@ def serve(fd: int, config: dict) -> None:
 def confine(config: dict) -> None:
     """Limits first, then namespaces and mounts (`isolate.enter`), then no way back."""
     os.setsid()  # own process group: the trusted side kills it whole
+    _setrlimit(resource.RLIMIT_CORE, 0)
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
