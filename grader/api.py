@@ -195,3 +195,43 @@ def verify(*, week: str, device: str = "cpu", course: Course | None = None):
     from .release import verify as do_verify
 
     return do_verify((course or Course.find()).week(week), device=device)
+
+
+ISOLATION_FEATURES = {
+    "pids-cgroup": "a cap on processes and threads (fork bombs)",
+    "network": "no network (own network namespace)",
+    "pid-namespace": "cannot see or signal other processes; leftovers die with the worker",
+    "filesystem": "read-only filesystem; solutions, suites, outputs and other students hidden",
+    "private-proc": "a /proc that shows only the worker's own processes",
+    "user-namespace": "namespaces made without root (user namespace)",
+    "no-capabilities": "every capability dropped: the above cannot be undone",
+}
+
+
+def doctor() -> dict:
+    """Which isolation features a worker gets on this machine, found by starting one."""
+    import os
+    import resource
+
+    from .course import Week
+    from .proxy import Session
+    from .sandbox import Sandbox
+
+    with tempfile.TemporaryDirectory(prefix="dlgrade-doctor-") as tmp:
+        Path(tmp, "probe.py").write_text("X = 1\n")
+        week = Week(name="doctor", title="doctor", module="probe", functions=())
+        with Sandbox() as sandbox:
+            session = Session(sandbox, sandbox.stage(Path(tmp)), week, seed=0, device="cpu")
+            try:
+                session.probe()
+                got = session.isolation
+            finally:
+                session.close()
+    features = {name: name in got for name in ISOLATION_FEATURES}
+    return {"user": "root" if os.geteuid() == 0 else f"uid {os.geteuid()}",
+            "features": features, "descriptions": ISOLATION_FEATURES,
+            "rlimits": {"RLIMIT_DATA": True, "RLIMIT_CPU": True, "RLIMIT_FSIZE": True,
+                        "RLIMIT_NPROC": os.geteuid() != 0},
+            "nproc_note": "RLIMIT_NPROC is not enforced for root; the pids cgroup stands in for it"
+                          if os.geteuid() == 0 else "RLIMIT_NPROC is enforced for this user",
+            "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024}

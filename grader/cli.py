@@ -144,6 +144,21 @@ def verify(week: str, device: str) -> None:
     sys.exit(0 if v.ok else 1)
 
 
+@cli.command()
+def doctor() -> None:
+    """Say which sandbox isolation features this machine grants the workers."""
+    from . import api
+
+    info = api.doctor()
+    click.echo(f"grading as {info['user']}")
+    for name, ok in info["features"].items():
+        mark = click.style("yes", fg="green") if ok else click.style("no ", fg="red")
+        click.echo(f"  {mark}  {name:16s} {info['descriptions'][name]}")
+    click.echo(f"  {info['nproc_note']}")
+    click.echo("  always: wall-clock and CPU timeouts, RLIMIT_DATA, capped output, private scratch folder, "
+               "seeded RNGs, one torch thread")
+
+
 def _console():
     from rich.console import Console
 
