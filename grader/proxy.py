@@ -103,6 +103,9 @@ class Session:
                 raise StudentImportError(_import_message(self.week.module, answer))
             if kind == "invalid":
                 raise InvalidAnswer(f"{req.get('name', 'the scenario')} returned {answer['message']}")
+            if answer.get("type") == "OSError" and "File too large" in str(answer.get("message")):
+                raise StudentError(f"{req.get('name') or 'the scenario'} printed more than the output limit of "
+                                   f"{self.sandbox.limits.output_bytes // 1024} KiB; print less")
             raise StudentError(_raised_message(req.get("name") or req.get("scenario", ""), answer))
         if self.device != "cpu" and answer.get("devices") == ["cpu"] and _has_tensor(req.get("args")):
             raise InvalidAnswer(f"{req.get('name')} returned a tensor on the CPU for inputs on {self.device}; "

@@ -101,7 +101,8 @@ def load_reference(week: Week, mode: str, store: dict):
 
 
 def _require_cuda(sandbox) -> None:
-    """Asked only after the warm parent is forked: it must never touch CUDA."""
+    """Ask NVML, which leaves this process fork-safe: later warm parents must not inherit CUDA."""
+    os.environ.setdefault("PYTORCH_NVML_BASED_CUDA_CHECK", "1")
     import torch
 
     if not torch.cuda.is_available():

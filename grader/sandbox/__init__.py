@@ -113,7 +113,7 @@ class Sandbox:
             (self.run_root / sub).mkdir()
         os.chmod(self.run_root, 0o755)
         keep = [p for p in sys.path if p and os.path.isdir(p)] + [sys.prefix, sys.base_prefix]
-        self.hide = isolate.hide_list(self.hide_candidates, keep)
+        self.hide = isolate.hide_list((*isolate.DEFAULT_HIDE, *self.hide_candidates), keep)
         self.pids_cgroup = _make_pids_cgroup(self.limits.max_processes)
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         pid = os.fork()
@@ -197,6 +197,20 @@ class Sandbox:
             theirs.close()
         return Worker(self, reply["pid"], mine, workdir)
 
+    def wait_cgroup_empty(self, timeout: float = 5.0) -> None:
+        """Wait until the last worker's processes have left the pids cgroup (a fork bomb's too)."""
+        if not self.pids_cgroup:
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with open(os.path.join(self.pids_cgroup, "pids.current")) as f:
+                    if int(f.read().strip() or 0) == 0:
+                        return
+            except (OSError, ValueError):
+                return
+            time.sleep(0.005)
+
     def reap(self, pid: int, wait: float = 2.0) -> str:
         """Wait for a worker to end (killing it after `wait` s) and describe how it ended."""
         return self._ask({"op": "reap", "pid": pid, "wait": wait})["how"]
@@ -269,6 +283,7 @@ class Worker:
         except (OSError, ValueError):
             pass
         _killpg(self.pid)
+        self.sandbox.wait_cgroup_empty()
         shutil.rmtree(self.workdir, ignore_errors=True)
         return how
 

@@ -30,7 +30,7 @@ CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 4096, 16384, 1 << 18
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 32, 4096, 16384, 1 << 18
 AT_FDCWD, AT_RECURSIVE, MOUNT_ATTR_RDONLY = -100, 0x8000, 1
 SYS_MOUNT_SETATTR = 442  # x86_64 and aarch64 alike
 PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 24, 38
@@ -98,31 +98,40 @@ def enter(config: dict) -> list[str]:
 
 
 def _filesystem(config: dict) -> bool:
-    """Read-only root, hidden paths, and this worker's own folders bound back."""
+    """Read-only root, hidden paths, and this worker's own folders bound back.
+
+    Each hidden folder gets an empty tmpfs. The run folder (all students'
+    staged files and scratch folders) is hidden too; inside the tmpfs that
+    covers it, this worker's own submission (read-only) and scratch folder
+    are bound back from file descriptors opened before the covering.
+    """
     if not _mount(None, "/", None, MS_REC | MS_PRIVATE):
         return False
     attr = _MountAttr(MOUNT_ATTR_RDONLY, 0, 0, 0)
     if _libc.syscall(SYS_MOUNT_SETATTR, AT_FDCWD, b"/", AT_RECURSIVE, ctypes.byref(attr), ctypes.sizeof(attr)) != 0:
         return False
-    run_root = config["run_root"]
+    run_root = os.path.realpath(config["run_root"])
     sub_fd = os.open(config["submission_dir"], os.O_RDONLY | os.O_DIRECTORY)
     work_fd = os.open(config["workdir"], os.O_RDONLY | os.O_DIRECTORY)
-    if not _mount("tmpfs", run_root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=755"):
-        return False
+    hides = [h for h in config.get("hide", []) if os.path.isdir(h)]
+    holder = next((h for h in hides if run_root == h or run_root.startswith(h + os.sep)), None)
+    if holder is None:
+        hides.append(run_root)
+        holder = run_root
+    for path in sorted(hides, key=len):
+        flags = MS_NOSUID | MS_NODEV | (0 if path == holder else MS_RDONLY)
+        if not _mount("tmpfs", path, "tmpfs", flags, "size=1m,mode=755"):
+            return False
     sub, work = os.path.join(run_root, "submission"), os.path.join(run_root, "work")
-    os.mkdir(sub)
-    os.mkdir(work)
+    os.makedirs(sub)
+    os.makedirs(work)
     ok = _mount(f"/proc/self/fd/{sub_fd}", sub, None, MS_BIND) and _mount(f"/proc/self/fd/{work_fd}", work, None, MS_BIND)
-    # the submission is read-only; the scratch folder stays writable
-    ok = ok and _mount(None, sub, None, MS_BIND | 32 | MS_RDONLY | MS_NOSUID | MS_NODEV)  # 32: MS_REMOUNT
+    ok = ok and _mount(None, sub, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
     os.close(sub_fd)
     os.close(work_fd)
     if not ok:
         return False
-    _mount(None, run_root, None, MS_BIND | 32 | MS_RDONLY | MS_NOSUID | MS_NODEV)
-    for path in config.get("hide", []):
-        if os.path.isdir(path):
-            _mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=755")
+    _mount(None, holder, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
     config["submission_dir"], config["workdir"] = sub, work
     os.chdir(work)
     return True
@@ -133,6 +142,7 @@ def _fork_as_init() -> None:
     pid = os.fork()
     if pid == 0:
         _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        os.setpgid(0, 0)  # kill(0, ...) from student code must not reach the parent
         return
     for fd in range(3, 1024):  # the child alone talks to the grader
         try:
@@ -170,6 +180,11 @@ def _write(path: str, text: str) -> None:
         pass
 
 
+# Folders where people and tools keep files; the worker needs none of them
+# (the Python installation inside any of them is kept visible).
+DEFAULT_HIDE = ("/home", "/root", "/work", "/tmp", "/var/tmp", "/srv", "/mnt", "/media", "/opt", "/run/user")
+
+
 def hide_list(candidates, keep) -> list[str]:
     """Folders to hide, never one that holds a path the worker still needs.
 
@@ -198,4 +213,6 @@ def hide_list(candidates, keep) -> list[str]:
 
     for c in candidates:
         add(str(c))
-    return sorted(set(out))
+    out = sorted(set(out))
+    # a folder inside another hidden one is hidden already (and could not be mounted on)
+    return [p for p in out if not any(p.startswith(q + os.sep) for q in out)]

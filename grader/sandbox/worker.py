@@ -32,6 +32,8 @@ from .. import wire
 from . import isolate
 
 MAX_REQUEST = 1 << 30
+# bound now, before any student code can patch torch
+_equal, _clone = torch.equal, torch.Tensor.clone
 PR_SET_PDEATHSIG = 1
 PR_SET_NO_NEW_PRIVS = 38
 
@@ -41,6 +43,9 @@ def serve(fd: int, config: dict) -> None:
     sock = socket.socket(fileno=fd)
     try:
         confine(config)
+    except BaseException:  # noqa: BLE001 - the trusted side reports "exit code 3"
+        os._exit(3)
+    try:
         state = WorkerState(config)
         state.load_module()
         loop(sock, state)
@@ -69,6 +74,11 @@ def confine(config: dict) -> None:
     os.dup2(out, 2)
     os.close(null)
     os.close(out)
+    # whatever the grader's own sys.stdout was (a capture, a terminal), the worker's is fd 1
+    sys.stdin = open(0, "r", closefd=False)
+    sys.stdout = open(1, "w", buffering=1, closefd=False, errors="replace")
+    sys.stderr = open(2, "w", buffering=1, closefd=False, errors="replace")
+    sys.__stdout__, sys.__stderr__, sys.__stdin__ = sys.stdout, sys.stderr, sys.stdin
 
     isolation = isolate.enter(config) if config.get("isolate", True) else []
     work = config["workdir"]
@@ -209,7 +219,7 @@ class WorkerState:
         mutated = []
         if not scenario:
             for (path, t), (_, old) in zip(before, snapshots):
-                if t.shape != old.shape or not torch.equal(t.detach(), old):
+                if t.shape != old.shape or not _equal(t.detach(), old):
                     mutated.append([path, _plain_tensor(t)])
         devices = sorted({t.device.type for _, t in _tensor_leaves([value], {})} if isinstance(value, (torch.Tensor, list, tuple, dict)) else set())
         try:
@@ -238,6 +248,8 @@ class WorkerState:
             return {k: self._plain(v, depth + 1) for k, v in obj.items()}
         if isinstance(obj, types.GeneratorType) or t.__name__ in ("dict_keys", "dict_values", "dict_items"):
             return [self._plain(x, depth + 1) for x in obj]
+        if isinstance(obj, torch.nn.Module) and self.device.type != "cpu":
+            obj.to(self.device)  # a module the student's code made lives where its inputs will
         if isinstance(obj, (torch.nn.Module, torch.optim.Optimizer)) or callable(obj) or hasattr(obj, "__dict__"):
             hid = self.next_handle
             self.next_handle += 1
