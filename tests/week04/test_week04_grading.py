@@ -1,0 +1,82 @@
+"""week04 graded end to end: the reference scores full marks, the stubs zero,
+and each realistic wrong version (tests/week04/wrong/, MANIFEST.toml) loses the
+points of exactly the function it breaks, under two hidden-test seeds."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from conftest import ROOT, by_function, grade_folders, lost, make_submission
+from grader.course import Course
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+WRONG = ROOT / "tests" / "week04" / "wrong"
+MANIFEST = tomllib.loads((WRONG / "MANIFEST.toml").read_text())
+
+
+@pytest.fixture(scope="module")
+def week():
+    return Course(ROOT).week("week04")
+
+
+@pytest.fixture(scope="module", params=[0, 77], ids=["seed0", "seed77"])
+def graded(request, week, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("w04")
+    ref_src = week.solution_file.read_text()
+    folders = {"reference": week.solution_file.parent, "stub": week.stub_file.parent}
+    for name in MANIFEST:
+        folders[name] = make_submission(tmp, name, (WRONG / f"{name}.py").read_text(), "conv")
+    # a banned call and autograd in a backward function
+    folders["uses_f_conv2d"] = make_submission(tmp, "uses_f_conv2d", ref_src.replace(
+        "def conv2d_forward(x, w, b, stride=1, padding=0):",
+        "def conv2d_forward(x, w, b, stride=1, padding=0):\n    return F.conv2d(x, w, b, stride, padding)\n\n\n"
+        "def _unused(x, w, b, stride=1, padding=0):"), "conv")
+    folders["autograd_backward"] = make_submission(tmp, "autograd_backward", ref_src.replace(
+        "def conv2d_backward(dout, x, w, b, stride=1, padding=0):",
+        "def conv2d_backward(dout, x, w, b, stride=1, padding=0):\n"
+        "    x, w, b = (t.detach().requires_grad_() for t in (x, w, b))\n"
+        "    out = conv2d_forward(x, w, b, stride, padding)\n"
+        "    out.backward(dout)\n"
+        "    return x.grad, w.grad, b.grad\n\n\n"
+        "def _unused(dout, x, w, b, stride=1, padding=0):"), "conv")
+    return grade_folders(week, folders, seed=request.param)
+
+
+def test_reference_full_marks(graded):
+    ref = graded["reference"]
+    assert ref["score"] == ref["max_score"] == 30.0, [t for t in ref["tests"] if t["status"] != "passed"]
+
+
+def test_stubs_score_zero(graded, week):
+    stub = graded["stub"]
+    assert stub["score"] == 0.0 and stub["max_score"] == 30.0
+    assert set(by_function(stub)) == set(week.functions)
+
+
+@pytest.mark.parametrize("name", sorted(MANIFEST))
+def test_wrong_version_loses_exactly_its_function(graded, name):
+    result = graded[name]
+    assert lost(result) == set(MANIFEST[name]), by_function(result)
+    broken = [t for t in result["tests"] if t["function"] in MANIFEST[name] and t["status"] != "passed"]
+    assert all(t["status"] in ("failed", "error") and t["message"] for t in broken)
+
+
+def test_banned_calls_lose_their_function_only(graded):
+    for name, function in (("uses_f_conv2d", "conv2d_forward"), ("autograd_backward", "conv2d_backward")):
+        result = graded[name]
+        assert lost(result) == {function}, by_function(result)
+        tests = [t for t in result["tests"] if t["function"] == function]
+        assert {t["status"] for t in tests} == {"banned"}
+
+
+def test_hidden_feedback_shows_no_expected_values(graded):
+    for t in graded["flipped_kernel"]["tests"]:
+        if t["visibility"] == "hidden" and t["status"] == "failed":
+            assert "expected" not in t["message"] or "got" not in t["message"]
+            assert "kernel is flipped" in t["message"]
