@@ -42,7 +42,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Sequence
 
 from .errors import UserError
 
@@ -155,7 +155,7 @@ def collect(paths: Sequence[Path], module: str, workdir: Path, *, id_pattern: st
     return ctx.finish(pending)
 
 
-def notebook_to_module(nb_json_text: str, name: str = "The notebook") -> tuple[str, list[str]]:
+def notebook_to_module(nb_json_text: str, name: str = "the notebook") -> tuple[str, list[str]]:
     """The importable Python source of a notebook, and notes saying what was left out.
 
     Kept from code cells, in order: imports, `def`, `class`, constants (an
@@ -175,10 +175,10 @@ def notebook_to_module(nb_json_text: str, name: str = "The notebook") -> tuple[s
     try:
         nb = json.loads(nb_json_text)
     except json.JSONDecodeError as e:
-        raise IntakeError(f"{name} is not a valid Jupyter notebook (invalid JSON at line {e.lineno}: {e.msg}); "
+        raise IntakeError(f"{_cap(name)} is not a valid Jupyter notebook (invalid JSON at line {e.lineno}: {e.msg}); "
                           "save or download it again from Jupyter or Colab.") from None
     except (ValueError, RecursionError):
-        raise IntakeError(f"{name} is not a valid Jupyter notebook (its JSON cannot be read); "
+        raise IntakeError(f"{_cap(name)} is not a valid Jupyter notebook (its JSON cannot be read); "
                           "save or download it again from Jupyter or Colab.") from None
     return _Converter(name).convert(_code_cells(nb, name))
 
@@ -241,7 +241,7 @@ def _fit_name(part: str) -> str:
     """A file-name component short enough for the file system; a long one keeps its suffix and gains a hash."""
     if len(os.fsencode(part)) <= NAME_MAX:
         return part
-    suffix = "".join(Path(part).suffixes[-2:]) if len(os.fsencode("".join(Path(part).suffixes[-2:]))) <= 16 else ""
+    suffix = Path(part).suffix if len(os.fsencode(Path(part).suffix)) <= 16 else ""
     digest = hashlib.sha256(os.fsencode(part)).hexdigest()[:10]
     stem = part[: len(part) - len(suffix)] if suffix else part
     while len(os.fsencode(stem)) > NAME_MAX - len(suffix) - 12:
@@ -468,7 +468,7 @@ def _match_id(name: str, rx: re.Pattern) -> str | None:
     return (m.group("student") or None) if m else None
 
 
-def sanitize_id(raw: str) -> str:
+def _sanitize_id(raw: str) -> str:
     """A student id safe as a file name: letters, digits, '.', '_' and '-', at most 64 characters, never empty."""
     ascii_text = unicodedata.normalize("NFKD", raw).encode("ascii", "ignore").decode("ascii")
     text = re.sub(r"[^A-Za-z0-9._-]+", "_", ascii_text).strip("._-")[:ID_MAX].strip("._-")
@@ -529,6 +529,11 @@ def _show(name: str, width: int = 60) -> str:
     if len(text) > width:
         text = text[: width - 1] + "…"
     return f"'{text}'"
+
+
+def _cap(text: str) -> str:
+    """The text with a capital first letter, to open a sentence."""
+    return text[:1].upper() + text[1:]
 
 
 def _mib(n: int) -> str:
@@ -628,7 +633,7 @@ class _Context:
         entries, notes = self.listing(folder)
         files = {e.name for e in entries if e.is_file(follow_symlinks=False)}
         dirs = [e for e in entries if e.is_dir(follow_symlinks=False)]
-        relevant = [e for e in entries if e in dirs or _relevant_file(e.name)]
+        relevant = [e for e in entries if e in dirs or (_relevant_file(e.name) and e.name != MANIFEST)]
         notebooks = [n for n in files if n.lower().endswith(NOTEBOOK)]
 
         if MANIFEST in files or f"{self.module}.py" in files:
@@ -636,7 +641,9 @@ class _Context:
         ids = {e.name: _match_id(e.name, self.rx) for e in relevant}
         if any(ids.values()):
             return self.per_entry(folder, relevant, ids, label, notes, level)
-        if any(self.variant.match(n) and n.lower().endswith(".py") for n in files) or len(notebooks) == 1:
+        nested = dirs or any(_archive_kind(n) for n in files)
+        if any(self.variant.match(n) and n.lower().endswith(".py") for n in files) or (
+                len(notebooks) == 1 and not nested):
             return [self.single(folder, label, fallback, notes, level)]
         if archive and len(dirs) == 1 and not any(_relevant_file(n) for n in files):
             return self.from_folder(Path(dirs[0].path), label, fallback, archive=True, level=level)
@@ -722,34 +729,33 @@ class _Context:
         archive was. `rel` is the name `path` takes in the tree ('' for a root).
         """
         out: list[_File] = []
-        stack = [(path, rel)]
+        stack = [(path, rel, level)]
         while stack:
-            here, here_rel = stack.pop()
-            if here.is_dir() and not here.is_symlink():
-                entries, link_notes = self.listing(here)
-                notes.extend(link_notes)
-                for e in entries:
-                    budget.count(here_rel + "/" + e.name if here_rel else e.name)
-                    child_rel = f"{here_rel}/{_fit_name(e.name)}" if here_rel else _fit_name(e.name)
-                    if e.is_dir(follow_symlinks=False) or (e.is_file(follow_symlinks=False)
-                                                          and (_relevant_file(e.name) or _archive_kind(e.name))):
-                        stack.append((Path(e.path), child_rel))
-                continue
-            name = here.name if not here_rel else here_rel.rsplit("/", 1)[-1]
+            here, here_rel, here_level = stack.pop()
+            if not here_rel or here.is_dir():
+                if here.is_dir() and not here.is_symlink():
+                    entries, link_notes = self.listing(here)
+                    notes.extend(link_notes)
+                    for e in entries:
+                        budget.count()
+                        child_rel = f"{here_rel}/{_fit_name(e.name)}" if here_rel else _fit_name(e.name)
+                        if e.is_dir(follow_symlinks=False) or (e.is_file(follow_symlinks=False)
+                                                              and _relevant_file(e.name)):
+                            stack.append((Path(e.path), child_rel, here_level))
+                    continue
+                here_rel = here_rel or here.name
+            name = here_rel.rsplit("/", 1)[-1]
             if _archive_kind(name):
-                if level >= MAX_NESTING:
+                if here_level >= MAX_NESTING:
                     notes.append(f"ignored the archive {_show(name)} inside an archive")
                     continue
                 dest = self.scratch()
                 safe_extract(here, dest, self.limits, keep=_wanted)
                 parent = here_rel.rsplit("/", 1)[0] if "/" in here_rel else ""
-                stack.append((_unwrap(dest), parent))
-                level += 1
-                continue
-            if _relevant_file(name):
-                size = here.lstat().st_size
-                budget.add(name, size)
-                out.append(_File(here_rel or name, here, entry or name))
+                stack.append((_unwrap(dest), parent, here_level + 1))
+            elif _relevant_file(name):
+                budget.add(name, here.lstat().st_size)
+                out.append(_File(here_rel, here, entry or name))
         return sorted(out, key=lambda f: f.rel)
 
     # ----------------------------------------------------------------- building folders
@@ -760,7 +766,7 @@ class _Context:
         taken: dict[str, str] = {}
         all_ids = {sid for sid, *_ in built}
         out = []
-        for (sid, p, tmp, sha, error), in zip(((b,) for b in built)):
+        for sid, p, tmp, sha, error in built:
             student = sid
             if student in taken:
                 n = 2
@@ -787,8 +793,8 @@ class _Context:
         sid = self.student_id(p, manifest)
         if p.error:
             return sid, p, None, "", p.error
-        tmp = self.root / "students" / f".build-{self.scratch_count}-{id(p)}"
         self.scratch_count += 1
+        tmp = self.root / "students" / f".build-{self.scratch_count}"
         tmp.mkdir(parents=True)
         try:
             self.write_files(p, tmp, manifest)
@@ -799,17 +805,17 @@ class _Context:
 
     def student_id(self, p: _Pending, manifest: dict | None) -> str:
         if p.lms_id:
-            sid = sanitize_id(p.lms_id)
-            if manifest and sanitize_id(manifest["student"]) != sid:
+            sid = _sanitize_id(p.lms_id)
+            if manifest and _sanitize_id(manifest["student"]) != sid:
                 p.notes.append(f"manifest.json names the student {_show(manifest['student'])}; the id from the "
                                f"download, '{sid}', was used")
             return sid
         if manifest:
-            sid = sanitize_id(manifest["student"])
+            sid = _sanitize_id(manifest["student"])
             if sid != manifest["student"]:
                 p.notes.append(f"the id {_show(manifest['student'])} in manifest.json was written as '{sid}'")
             return sid
-        return sanitize_id(_match_id(p.fallback, self.rx) or p.fallback)
+        return _sanitize_id(_match_id(p.fallback, self.rx) or p.fallback)
 
     def write_files(self, p: _Pending, folder: Path, manifest: dict | None) -> None:
         """Write `<module>.py` (copied or converted from a notebook) and the importable .py files beside it."""
@@ -888,7 +894,7 @@ class _Budget:
     files: int = 0
     bytes: int = 0
 
-    def count(self, rel: str) -> None:
+    def count(self) -> None:
         self.files += 1
         if self.files > self.limits.max_files:
             raise IntakeError(f"The submission holds more than {self.limits.max_files} files; "
@@ -932,13 +938,13 @@ def _unwrap(folder: Path) -> Path:
 def _code_cells(nb, name: str) -> list[tuple[int, str | None]]:
     """(cell number from 1, source) per cell; source None for markdown and raw cells."""
     if not isinstance(nb, dict):
-        raise IntakeError(f"{name} is not a valid Jupyter notebook (its JSON holds no notebook); "
+        raise IntakeError(f"{_cap(name)} is not a valid Jupyter notebook (its JSON holds no notebook); "
                           "save or download it again from Jupyter or Colab.")
     if "cells" not in nb and isinstance(nb.get("worksheets"), list):
         nb = _upgrade_v3(nb)
     cells = nb.get("cells")
     if not isinstance(cells, list):
-        raise IntakeError(f"{name} is not a valid Jupyter notebook (it has no list of cells); "
+        raise IntakeError(f"{_cap(name)} is not a valid Jupyter notebook (it has no list of cells); "
                           "save or download it again from Jupyter or Colab.")
     out = []
     for i, cell in enumerate(cells, 1):
@@ -999,7 +1005,7 @@ class _Converter:
         return set(self.modules) | self.constants | self.definitions | _BUILTIN_NAMES
 
     def convert(self, cells: list[tuple[int, str | None]]) -> tuple[str, list[str]]:
-        future, body = [], []
+        future, body = [], []   # body: (segment, is compound)
         for number, src in cells:
             if src is None or not src.strip():
                 continue
@@ -1015,13 +1021,18 @@ class _Converter:
                 if isinstance(node, ast.ImportFrom) and node.module == "__future__":
                     future.append(segment)
                 else:
-                    body.append(segment)
+                    body.append((segment, "\n" in segment))
         header = "# Converted from a Jupyter notebook: only imports, definitions and constants were kept.\n"
-        source = header + "".join(s + "\n" for s in future) + "\n" + "\n\n".join(body) + "\n"
+        parts = []
+        for i, (segment, compound) in enumerate(body):
+            if i:
+                parts.append("\n\n\n" if compound or body[i - 1][1] else "\n")
+            parts.append(segment)
+        source = header + "".join(s + "\n" for s in future) + "\n" + "".join(parts) + "\n"
         try:
             ast.parse(source)
         except SyntaxError as e:
-            raise IntakeError(f"{self.name} could not be converted to a module (line {e.lineno}: {e.msg}); "
+            raise IntakeError(f"{_cap(self.name)} could not be converted to a module (line {e.lineno}: {e.msg}); "
                               "submit the module as a .py file.") from None
         return source, self.summary()
 
@@ -1200,14 +1211,16 @@ class _Converter:
 
     def summary(self) -> list[str]:
         kept = ", ".join(f"{n} {k}{'s' if n != 1 else ''}" for k, n in self.kept.items() if n)
-        line = f"converted from notebook: kept {kept or 'nothing'}"
+        named = "" if self.name == "the notebook" else f" {self.name}"
+        line = f"converted from notebook{named}: kept {kept or 'nothing'}"
         total = sum(self.dropped.values())
         if total:
-            kinds = ", ".join(f"{n} {k}" for k, n in sorted(self.dropped.items(), key=lambda kv: -kv[1]))
+            kinds = ", ".join(f"{n} {k}{'s' if n != 1 else ''}" for k, n in sorted(self.dropped.items(), key=lambda kv: -kv[1]))
             line += f"; dropped {total} top-level statement{'s' if total != 1 else ''} ({kinds})"
         notes = [line]
-        if self.dropped_names:
-            shown = ", ".join(self.dropped_names[:6]) + (", ..." if len(self.dropped_names) > 6 else "")
+        missing = [n for n in self.dropped_names if n not in self.known]
+        if missing:
+            shown = ", ".join(missing[:6]) + (", ..." if len(missing) > 6 else "")
             notes.append(f"not defined in the module (computed by top-level work): {shown}")
         if self.magic:
             shown = ", ".join(m[:40] for m in self.magic[:3]) + (", ..." if len(self.magic) > 3 else "")
@@ -1260,13 +1273,20 @@ def _statement_kind(node: ast.stmt) -> str:
 
 
 def _segment(src: str, node: ast.stmt) -> str:
-    """A statement's source text, decorators included, so comments inside definitions survive."""
+    """A statement's source text with its decorators, the comment lines just above it and one ending it.
+
+    Taken from the cell's text rather than unparsed, so comments inside definitions survive.
+    """
     first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
-    span = SimpleNamespace(lineno=first, col_offset=0, end_lineno=node.end_lineno, end_col_offset=node.end_col_offset)
-    text = ast.get_source_segment(src, span) if first != node.lineno else ast.get_source_segment(src, node)
+    end_col = node.end_col_offset
+    lines = src.splitlines()
+    while first > 1 and lines[first - 2].lstrip().startswith("#") and node.col_offset == 0:
+        first -= 1                                           # the comment lines just above it
+    if node.end_lineno is not None and node.end_lineno <= len(lines):
+        last = lines[node.end_lineno - 1].encode("utf-8")
+        if end_col is not None and last[end_col:].strip().startswith(b"#"):
+            end_col = len(last.rstrip())
+    span = SimpleNamespace(lineno=first, col_offset=0 if first != node.lineno else node.col_offset,
+                           end_lineno=node.end_lineno, end_col_offset=end_col)
+    text = ast.get_source_segment(src, span)
     return text if text is not None else ast.unparse(node)
-
-
-def iter_python_files(folder: Path) -> Iterator[Path]:
-    """The .py files of a clean submission folder, sorted (what the sandbox stages)."""
-    return iter(sorted(p for p in Path(folder).iterdir() if p.suffix == ".py"))

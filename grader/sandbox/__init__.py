@@ -174,6 +174,7 @@ class Sandbox:
 
     def spawn(self, submission_dir: Path, module: str, *, banned: dict, seed: int) -> "Worker":
         """A fresh worker with the student's module imported (or its import error)."""
+        self.wait_cgroup_empty()  # what a killed worker left (a fork bomb) must be gone first
         self._count += 1
         workdir = str(self.run_root / "work" / f"w{self._count}")
         os.mkdir(workdir, 0o700)
@@ -283,7 +284,6 @@ class Worker:
         except (OSError, ValueError):
             pass
         _killpg(self.pid)
-        self.sandbox.wait_cgroup_empty()
         shutil.rmtree(self.workdir, ignore_errors=True)
         return how
 
