@@ -82,12 +82,12 @@ class Limits:
 class Submission:
     """One student's submission after intake, ready to stage into the sandbox or to report as not gradable."""
 
-    student: str
-    source: str
-    folder: Path | None
-    sha256: str
-    error: str | None = None
-    notes: list[str] = field(default_factory=list)
+    student: str                 # the id in the gradebook: letters, digits, '.', '_', '-'
+    source: str                  # the path given (and the entry inside it) the files came from
+    folder: Path | None          # holds <module>.py and the student's other .py files; None if not gradable
+    sha256: str                  # of the folder's files, to skip grading the same files twice; "" if none
+    error: str | None = None     # one sentence saying why it is not gradable
+    notes: list[str] = field(default_factory=list)   # what intake changed: notebook converted, file renamed...
 
 
 # The id in an entry name of a bulk download, tried in this order:
@@ -541,7 +541,7 @@ def _mib(n: int) -> str:
 
 
 def _sha256(folder: Path) -> str:
-    """sha256 over the folder's files: sorted names, each with its length and bytes; the same files give the same hash."""
+    """sha256 over the folder's files (sorted names, each with its length and bytes): same files, same hash."""
     h = hashlib.sha256()
     for p in sorted(folder.iterdir(), key=lambda p: p.name):
         data = p.read_bytes()
@@ -647,6 +647,8 @@ class _Context:
             return [self.single(folder, label, fallback, notes, level)]
         if archive and len(dirs) == 1 and not any(_relevant_file(n) for n in files):
             return self.from_folder(Path(dirs[0].path), label, fallback, archive=True, level=level)
+        if archive and len(relevant) == 1 and not dirs:     # a zip of one zip: the same student
+            return [self.single(folder, label, fallback, notes, level)]
         if not relevant:
             return [_Pending(label, fallback, notes=notes,
                              error=f"{_show(Path(label).name)} holds no {self.module}.py, notebook or archive.")]
@@ -694,7 +696,8 @@ class _Context:
                                         files=[_File(e.name, Path(e.path), e.name)], is_module=True))
         out = []
         for sid, members in groups.items():
-            p = _Pending(label if len(members) > 1 else f"{label}/{members[0].name}", sid, lms_id=sid)
+            more = f" and {len(members) - 1} more" if len(members) > 1 else ""
+            p = _Pending(f"{label}/{members[0].name}{more}", sid, lms_id=sid)
             budget = _Budget(self.limits)
             try:
                 for e in members:
@@ -830,7 +833,7 @@ class _Context:
                 raise IntakeError(f"{_show(chosen.name)} is not a valid Jupyter notebook (not UTF-8 text); "
                                   "save or download it again from Jupyter or Colab.") from None
             source, nb_notes = notebook_to_module(text, _show(chosen.name))
-            p.notes += [f"{_show(chosen.name)}: {n}" for n in nb_notes]
+            p.notes += nb_notes
             data = source.encode("utf-8")
         elif chosen.name != target:
             p.notes.append(f"used {_show(chosen.name)} as {target}")
@@ -872,13 +875,16 @@ class _Context:
                                   f"notebook to grade, or name it {self.module}.ipynb.")
         if not choices and len(py) == 1:
             choices = py
+        if not choices and not py and not nbs:
+            raise IntakeError(f"The submission holds no .py or .ipynb file; it should hold {target} or a notebook.")
         if not choices:
-            found = ", ".join(_show(f.name) for f in p.files[:5]) or "no .py or .ipynb file"
-            raise IntakeError(f"No {target} or notebook was found in the submission (found {found}); "
+            found = ", ".join(_show(f.name) for f in py[:5]) + (", ..." if len(py) > 5 else "")
+            raise IntakeError(f"No {target} or notebook was found in the submission (it holds {found}); "
                               f"name the file {target}.")
         best = max(choices, key=lambda f: _rank(f, self.variant_number(f.name)))
         if len(choices) > 1:
-            p.notes.append(f"{len(choices)} files could be {target}; used {_show(best.rel)} (the latest)")
+            p.notes.append(f"{len(choices)} files could be {target}; used {_show(best.rel)} "
+                           "(the least nested, then the latest resubmission)")
         return best
 
     def variant_number(self, name: str) -> int:
@@ -1215,7 +1221,8 @@ class _Converter:
         line = f"converted from notebook{named}: kept {kept or 'nothing'}"
         total = sum(self.dropped.values())
         if total:
-            kinds = ", ".join(f"{n} {k}{'s' if n != 1 else ''}" for k, n in sorted(self.dropped.items(), key=lambda kv: -kv[1]))
+            by_count = sorted(self.dropped.items(), key=lambda kv: -kv[1])
+            kinds = ", ".join(f"{n} {k}{'s' if n != 1 else ''}" for k, n in by_count)
             line += f"; dropped {total} top-level statement{'s' if total != 1 else ''} ({kinds})"
         notes = [line]
         missing = [n for n in self.dropped_names if n not in self.known]
