@@ -17,6 +17,7 @@ from typing import Callable
 
 import pytest
 import torch
+from _pytest.reports import TestReport
 from _pytest.runner import runtestprotocol
 
 from . import banned as banned_mod
@@ -61,11 +62,21 @@ class GradingPlugin:
         if report.failed:
             self.collect_errors.append(f"{report.nodeid}: {report.longreprtext.strip().splitlines()[-1]}")
 
-    @pytest.hookimpl(hookwrapper=True)
+    @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_makereport(self, item, call):
-        outcome = yield
-        if call.excinfo is not None and item.nodeid not in self.excinfo:
-            self.excinfo[item.nodeid] = call.excinfo.value
+        """A lean report: the grade needs the exception, not pytest's formatted traceback
+        (building that costs more than most tests take)."""
+        exc = call.excinfo.value if call.excinfo is not None else None
+        if exc is not None and item.nodeid not in self.excinfo:
+            self.excinfo[item.nodeid] = exc
+        if exc is None:
+            outcome, longrepr = "passed", None
+        elif isinstance(exc, pytest.skip.Exception):
+            outcome, longrepr = "skipped", (str(item.path), 0, str(exc))
+        else:
+            outcome, longrepr = "failed", f"{type(exc).__name__}: {exc}"
+        return TestReport(item.nodeid, item.location, {}, outcome, longrepr, call.when,
+                          duration=call.duration, start=call.start, stop=call.stop)
 
     def pytest_runtestloop(self, session):
         if self.collect_errors:
@@ -114,11 +125,14 @@ class GradingPlugin:
         staged = self.stage(target.folder)
         self.session = Session(self.sandbox, staged, self.week, seed=self.seed, device=self.device_name)
         tests = []
+        self.timed_out: dict[str, str] = {}  # function -> the test in which it timed out
         try:
             self.session.probe()
             budget = self.sandbox.limits.submission_timeout_s
             for item in self.items:
                 tests.append(self._run_item(item, static_bans, started, budget))
+                if tests[-1]["status"] == "timeout":
+                    self.timed_out.setdefault(tests[-1]["function"], tests[-1]["name"])
         finally:
             self.session.close()
             self.session = None
@@ -133,6 +147,9 @@ class GradingPlugin:
             return test_entry(status="banned", duration_s=0.0, message=(
                 f"{function} uses {', '.join(static_bans[function])}, which this exercise bans "
                 "(the point is to write it yourself); its tests score 0"), **entry)
+        if function in self.timed_out:
+            return test_entry(status="timeout", duration_s=0.0, message=(
+                f"not run: {function} already timed out in '{self.timed_out[function]}'"), **entry)
         if time.monotonic() - started > budget:
             return test_entry(status="timeout", duration_s=0.0,
                               message=f"not run: the submission used up its {budget:g} s budget", **entry)

@@ -296,7 +296,9 @@ def _zygote_loop(ctrl: socket.socket) -> None:
 
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG: die with the trusted process
+    libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: a worker's orphans are reaped here, at once
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGCHLD, lambda *_: _reap_all())
     while True:
         msg, fds, _, _ = socket.recv_fds(ctrl, 1 << 20, 4)
         if not msg:
@@ -321,20 +323,42 @@ def _killpg(pid: int) -> None:
         pass
 
 
-def _reap(pid: int, wait: float) -> str:
-    deadline = time.monotonic() + wait
+_STATUSES: dict[int, int] = {}
+
+
+def _reap_all() -> None:
+    """Reap every ended child (workers and the orphans they leave); keep their statuses."""
     while True:
         try:
-            got, status = os.waitpid(pid, os.WNOHANG)
+            pid, status = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
-            return "ended"
-        if got:
+            return
+        if not pid:
+            return
+        _STATUSES[pid] = status
+        if len(_STATUSES) > 10000:
+            _STATUSES.pop(next(iter(_STATUSES)))
+
+
+def _reap(pid: int, wait: float) -> str:
+    deadline = time.monotonic() + wait
+    killed = False
+    while pid not in _STATUSES:
+        _reap_all()
+        if pid in _STATUSES:
             break
-        if time.monotonic() > deadline:
-            os.kill(pid, signal.SIGKILL)
-            got, status = os.waitpid(pid, 0)
-            break
-        time.sleep(0.002)
+        if time.monotonic() > deadline and not killed:
+            _killpg(pid)
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            killed = True
+            deadline = time.monotonic() + 5.0
+        elif killed and time.monotonic() > deadline:
+            return "not reaped"
+        time.sleep(0.001)
+    status = _STATUSES.pop(pid)
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
         name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)

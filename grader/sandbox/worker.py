@@ -353,7 +353,11 @@ def _lookup(dotted: str):
 # ---------------------------------------------------------------- helpers
 def _seed(seed: int) -> None:
     random.seed(seed)
-    torch.manual_seed(seed)
+    # not torch.manual_seed: before CUDA is initialised it queues a CUDA seeding with a stack trace on
+    # every call, which is slow and grows without end
+    torch.default_generator.manual_seed(seed)
+    if torch.cuda.is_initialized():
+        torch.cuda.manual_seed_all(seed)
     try:
         import numpy as np
 
