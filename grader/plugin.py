@@ -129,16 +129,19 @@ class GradingPlugin:
         try:
             self.session.probe()
             budget = self.sandbox.limits.submission_timeout_s
-            for item in self.items:
-                tests.append(self._run_item(item, static_bans, started, budget))
+            for i, item in enumerate(self.items):
+                nextitem = self.items[i + 1] if i + 1 < len(self.items) else None
+                tests.append(self._run_item(item, nextitem, static_bans, started, budget))
                 if tests[-1]["status"] == "timeout":
                     self.timed_out.setdefault(tests[-1]["function"], tests[-1]["name"])
         finally:
+            if self.items:
+                self.items[0].session._setupstate.teardown_exact(None)
             self.session.close()
             self.session = None
         return make_result(tests=tests, **common)
 
-    def _run_item(self, item, static_bans, started, budget) -> dict:
+    def _run_item(self, item, nextitem, static_bans, started, budget) -> dict:
         function = _function_of(item)
         vis = "public" if item.get_closest_marker("public") else "hidden"
         name = _test_name(item, function)
@@ -153,10 +156,12 @@ class GradingPlugin:
         if time.monotonic() - started > budget:
             return test_entry(status="timeout", duration_s=0.0,
                               message=f"not run: the submission used up its {budget:g} s budget", **entry)
+        # a test not run (banned, timed out) leaves the set-up stack prepared for it: trim it to this one
+        item.session._setupstate.teardown_exact(item)
         token = testing.visibility.set(vis)
         t0 = time.perf_counter()
         try:
-            reports = runtestprotocol(item, nextitem=None, log=False)
+            reports = runtestprotocol(item, nextitem=nextitem, log=False)
         finally:
             testing.visibility.reset(token)
         status, message = self._classify(item, reports)

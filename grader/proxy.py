@@ -56,6 +56,7 @@ class Session:
         self.last_call: CallRecord | None = None
         self.function = ""  # the function the current test grades (for bans)
         self.test_started = time.monotonic()
+        self.made_handles = False
         self.notes: list[str] = []
 
     def ensure(self):
@@ -114,6 +115,10 @@ class Session:
         return answer
 
     def reset(self) -> None:
+        """Drop the objects the test made in the worker (if it made any)."""
+        if not self.made_handles:
+            return
+        self.made_handles = False
         if self.worker is not None and self.worker.alive:
             try:
                 self.worker.request({"op": "reset"})
@@ -299,6 +304,7 @@ def _handles_out(obj):
 def _rehydrate(session, obj):
     if type(obj) is dict:
         if set(obj) == {wire.HANDLE_KEY, "type"} and type(obj[wire.HANDLE_KEY]) is int:
+            session.made_handles = True
             return RemoteObject(session, obj[wire.HANDLE_KEY], str(obj["type"]))
         return {k: _rehydrate(session, v) for k, v in obj.items()}
     if type(obj) in (list, tuple):
