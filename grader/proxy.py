@@ -127,7 +127,7 @@ class Session:
 
     def close(self) -> None:
         if self.worker is not None:
-            self.worker.kill()
+            self.worker.kill(wait=False)
             self.worker = None
 
 

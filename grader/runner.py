@@ -35,7 +35,8 @@ def run_week(week: Week, targets: Iterable[Target], *, visibility: str = "all", 
     """
     own = sandbox is None
     sandbox = sandbox or Sandbox(device=device, limits=limits, warm=week.warm,
-                                 hide=(str(week.course.root), *hide))
+                                 hide=(str(week.course.root), *hide),
+                                 banned=tuple({n for f in week.functions for n in week.banned_for(f)}))
     if sandbox.pid is None:
         sandbox.start()
     if device == "cuda":

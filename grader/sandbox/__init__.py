@@ -89,12 +89,13 @@ class Sandbox:
     """Owns the zygote; forks workers for one submission at a time."""
 
     def __init__(self, *, device: str = "cpu", limits: Limits | None = None, warm: tuple[str, ...] = (),
-                 hide: tuple[str, ...] = (), isolate: bool = True):
+                 hide: tuple[str, ...] = (), isolate: bool = True, banned: tuple[str, ...] = ()):
         self.device = device
         self.limits = limits or Limits()
         self.warm = warm
         self.hide_candidates = tuple(str(h) for h in hide)
         self.isolate = isolate
+        self.banned = tuple(banned)
         self.pid: int | None = None
         self.ctrl: socket.socket | None = None
         self.run_root: Path | None = None
@@ -112,8 +113,10 @@ class Sandbox:
         for sub in ("stage", "work"):
             (self.run_root / sub).mkdir()
         os.chmod(self.run_root, 0o755)
-        keep = [p for p in sys.path if p and os.path.isdir(p)] + [sys.prefix, sys.base_prefix]
-        self.hide = isolate.hide_list((*isolate.DEFAULT_HIDE, *self.hide_candidates), keep)
+        # only the Python installation stays visible (not, say, a tests folder someone put on sys.path)
+        roots = [os.path.realpath(r) for r in (sys.prefix, sys.base_prefix, sys.exec_prefix)]
+        keep = roots + [p for p in sys.path if p and any(os.path.realpath(p).startswith(r + os.sep) for r in roots)]
+        self.hide, self.keep = isolate.hide_list((*isolate.DEFAULT_HIDE, *self.hide_candidates), keep)
         self.pids_cgroup = _make_pids_cgroup(self.limits.max_processes)
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         pid = os.fork()
@@ -121,6 +124,9 @@ class Sandbox:
             parent.close()
             code = 0
             try:
+                from . import worker
+
+                worker.TRIPWIRES.install(sorted(self.banned))  # once, not in every worker
                 _zygote_loop(child)
             except BaseException:  # noqa: BLE001
                 code = 1
@@ -189,6 +195,7 @@ class Sandbox:
             "limits": asdict(self.limits),
             "run_root": str(self.run_root),
             "hide": self.hide,
+            "keep": self.keep,
             "pids_cgroup": self.pids_cgroup,
             "isolate": self.isolate,
         }
@@ -202,11 +209,12 @@ class Sandbox:
         """Wait until the last worker's processes have left the pids cgroup (a fork bomb's too)."""
         if not self.pids_cgroup:
             return
+        threshold = self.limits.max_processes // 4  # a dying worker or two may linger; a fork bomb may not
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
                 with open(os.path.join(self.pids_cgroup, "pids.current")) as f:
-                    if int(f.read().strip() or 0) == 0:
+                    if int(f.read().strip() or 0) <= threshold:
                         return
             except (OSError, ValueError):
                 return
@@ -263,11 +271,13 @@ class Worker:
         except OSError:
             return "", 0
 
-    def kill(self, graceful: bool = False) -> str:
+    def kill(self, graceful: bool = False, wait: bool = True) -> str:
         """Kill the worker's whole process group and reap it; say how it ended.
 
         graceful: the worker is ending by itself (its socket closed), so give
         it a moment to finish and report its own cause of death first.
+        wait: False when nobody needs to know how it ended (a worker done with
+        its submission): the warm parent reaps it in the background.
         """
         if not self.alive:
             return "stopped"
@@ -277,6 +287,10 @@ class Worker:
         except OSError:
             pass
         how = "killed"
+        if not wait:
+            _killpg(self.pid)
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            return how
         if not graceful:
             _killpg(self.pid)
         try:

@@ -89,8 +89,10 @@ def enter(config: dict) -> list[str]:
         _write("/proc/self/gid_map", f"0 {gid} 1")
         features.append("user-namespace")
     features += ["network", "pid-namespace"]
-    if _filesystem(config):
-        features.append("filesystem")
+    if not _filesystem(config):
+        # the namespaces were granted, so a failure here is unexpected: never run code half-confined
+        raise OSError("the worker's filesystem could not be confined")
+    features.append("filesystem")
     _fork_as_init()
     if _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV):
         features.append("private-proc")
@@ -98,12 +100,13 @@ def enter(config: dict) -> list[str]:
 
 
 def _filesystem(config: dict) -> bool:
-    """Read-only root, hidden paths, and this worker's own folders bound back.
+    """Read-only root, hidden folders, and what the worker needs bound back.
 
-    Each hidden folder gets an empty tmpfs. The run folder (all students'
-    staged files and scratch folders) is hidden too; inside the tmpfs that
-    covers it, this worker's own submission (read-only) and scratch folder
-    are bound back from file descriptors opened before the covering.
+    Each hidden folder gets an empty tmpfs. What the worker still needs inside
+    one (the Python installation, its own staged submission and scratch
+    folder) is bound back at the same path from a file descriptor opened
+    before the covering: the submission and the installation read-only, the
+    scratch folder writable.
     """
     if not _mount(None, "/", None, MS_REC | MS_PRIVATE):
         return False
@@ -111,27 +114,30 @@ def _filesystem(config: dict) -> bool:
     if _libc.syscall(SYS_MOUNT_SETATTR, AT_FDCWD, b"/", AT_RECURSIVE, ctypes.byref(attr), ctypes.sizeof(attr)) != 0:
         return False
     run_root = os.path.realpath(config["run_root"])
-    sub_fd = os.open(config["submission_dir"], os.O_RDONLY | os.O_DIRECTORY)
-    work_fd = os.open(config["workdir"], os.O_RDONLY | os.O_DIRECTORY)
-    hides = [h for h in config.get("hide", []) if os.path.isdir(h)]
-    holder = next((h for h in hides if run_root == h or run_root.startswith(h + os.sep)), None)
-    if holder is None:
-        hides.append(run_root)
-        holder = run_root
-    for path in sorted(hides, key=len):
-        flags = MS_NOSUID | MS_NODEV | (0 if path == holder else MS_RDONLY)
-        if not _mount("tmpfs", path, "tmpfs", flags, "size=1m,mode=755"):
-            return False
     sub, work = os.path.join(run_root, "submission"), os.path.join(run_root, "work")
-    os.makedirs(sub)
-    os.makedirs(work)
-    ok = _mount(f"/proc/self/fd/{sub_fd}", sub, None, MS_BIND) and _mount(f"/proc/self/fd/{work_fd}", work, None, MS_BIND)
-    ok = ok and _mount(None, sub, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
-    os.close(sub_fd)
-    os.close(work_fd)
+    hides = [h for h in config.get("hide", []) if os.path.isdir(h)]
+    if not any(run_root == h or run_root.startswith(h + os.sep) for h in hides):
+        hides.append(run_root)
+    # (path to show, fd of what it shows, writable)
+    shows = [(sub, os.open(config["submission_dir"], os.O_RDONLY | os.O_DIRECTORY), False),
+             (work, os.open(config["workdir"], os.O_RDONLY | os.O_DIRECTORY), True)]
+    for keep in config.get("keep", []):
+        if os.path.isdir(keep) and any(keep.startswith(h + os.sep) for h in hides):
+            shows.append((keep, os.open(keep, os.O_RDONLY | os.O_DIRECTORY), False))
+    ok = True
+    for path in sorted(hides, key=len):
+        ok = ok and _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=755")
+    for path, fd, writable in shows:
+        if ok:
+            os.makedirs(path, exist_ok=True)
+            ok = _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
+            if ok and not writable:
+                ok = _mount(None, path, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+        os.close(fd)
+    for path in hides:
+        ok = ok and _mount(None, path, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
     if not ok:
         return False
-    _mount(None, holder, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
     config["submission_dir"], config["workdir"] = sub, work
     os.chdir(work)
     return True
@@ -185,34 +191,15 @@ def _write(path: str, text: str) -> None:
 DEFAULT_HIDE = ("/home", "/root", "/work", "/tmp", "/var/tmp", "/srv", "/mnt", "/media", "/opt", "/run/user")
 
 
-def hide_list(candidates, keep) -> list[str]:
-    """Folders to hide, never one that holds a path the worker still needs.
+def hide_list(candidates, keep) -> tuple[list[str], list[str]]:
+    """The folders to hide and the kept paths to show again inside them.
 
-    A candidate that contains a kept path (a virtualenv inside the course
-    folder, say) is replaced by its children, recursively, minus that branch.
+    A kept path (the Python installation, say) inside a hidden folder is
+    bound back by the worker; nested candidates collapse into the outer one.
     """
-    keep = [os.path.realpath(k) for k in keep]
-    out: list[str] = []
-
-    def add(path: str, depth: int = 0) -> None:
-        path = os.path.realpath(path)
-        if not os.path.isdir(path) or path == "/":
-            return
-        inside = [k for k in keep if k == path or k.startswith(path + os.sep)]
-        if not inside:
-            out.append(path)
-            return
-        if depth > 6 or any(k == path for k in inside):
-            return
-        try:
-            for entry in os.scandir(path):
-                if entry.is_dir(follow_symlinks=False):
-                    add(entry.path, depth + 1)
-        except OSError:
-            pass
-
-    for c in candidates:
-        add(str(c))
-    out = sorted(set(out))
-    # a folder inside another hidden one is hidden already (and could not be mounted on)
-    return [p for p in out if not any(p.startswith(q + os.sep) for q in out)]
+    hides = sorted({os.path.realpath(str(c)) for c in candidates if os.path.isdir(str(c))} - {"/"})
+    hides = [h for h in hides if not any(h.startswith(q + os.sep) for q in hides)]
+    kept = sorted({os.path.realpath(k) for k in keep if os.path.isdir(k)})
+    kept = [k for k in kept if not any(k.startswith(q + os.sep) for q in kept)]
+    hides = [h for h in hides if h not in kept]
+    return hides, [k for k in kept if any(k.startswith(h + os.sep) for h in hides)]

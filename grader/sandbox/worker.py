@@ -128,7 +128,8 @@ class WorkerState:
         self.handles: dict[int, object] = {}
         self.next_handle = 1
         self.student_dir = os.path.realpath(config["submission_dir"])
-        self.tripwires = Tripwires(self.student_dir)
+        self.tripwires = TRIPWIRES
+        self.tripwires.student_dir = self.student_dir
         self.banned: dict[str, list[str]] = config.get("banned", {})
         if self.device.type == "cuda":
             torch.cuda.init()
@@ -139,7 +140,7 @@ class WorkerState:
                 torch.cuda.set_per_process_memory_fraction(frac)
 
     def load_module(self) -> None:
-        self.tripwires.install(sorted({n for names in self.banned.values() for n in names}))
+        self.tripwires.install(sorted({n for names in self.banned.values() for n in names}))  # no-op if warm
         self.import_error = None
         name = self.config["module"]
         path = os.path.join(self.config["submission_dir"], f"{name}.py")
@@ -289,13 +290,18 @@ class Tripwires:
     scenario code stay free to use anything.
     """
 
-    def __init__(self, student_dir: str):
-        self.student_dir = student_dir
+    def __init__(self):
+        self.student_dir = "/nonexistent"
         self.active: frozenset[str] = frozenset()
         self.hits: list[str] = []
+        self.installed: set[str] = set()
 
     def install(self, names: list[str]) -> None:
+        """Wrap each banned name once (the warm parent does it before forking)."""
         for name in names:
+            if name in self.installed:
+                continue
+            self.installed.add(name)
             obj, parent, attr = _lookup(name)
             if obj is None:
                 continue
@@ -334,6 +340,9 @@ class Tripwires:
     def disarm(self) -> list[str]:
         self.active = frozenset()
         return sorted(set(self.hits))
+
+
+TRIPWIRES = Tripwires()
 
 
 def _lookup(dotted: str):
