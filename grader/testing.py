@@ -36,8 +36,24 @@ def tolerances(dtype: torch.dtype) -> tuple[float, float]:
 
 def check(actual, expected, *, name: str = "output", rtol: float | None = None, atol: float | None = None,
           hints: dict | None = None, check_dtype: bool = True) -> None:
-    """Fail with a teaching message unless `actual` matches `expected`."""
+    """Fail with a teaching message unless `actual` matches `expected`.
+
+    hints: {sentence: alternative answer}; when `actual` equals an alternative,
+    the sentence is the hint. An alternative may be a function of no
+    arguments, called only when the answer is wrong (costly hints stay free
+    for right answers).
+    """
     _check(actual, expected, name, rtol, atol, hints or {}, check_dtype)
+
+
+def _resolve(alt):
+    """An alternative, computed now if it was given as a function; None if it cannot be."""
+    if callable(alt) and not isinstance(alt, torch.Tensor):
+        try:
+            return alt()
+        except Exception:  # noqa: BLE001 - a hint that cannot be computed is no hint
+            return None
+    return alt
 
 
 def check_unmodified(student) -> None:
@@ -65,7 +81,7 @@ def _check(actual, expected, name, rtol, atol, hints, check_dtype) -> None:
         if len(actual) != len(expected):
             fail(f"{name} should have {len(expected)} items, got {len(actual)}")
         for i, (a, e) in enumerate(zip(actual, expected)):
-            sub_hints = {k: v[i] for k, v in hints.items() if isinstance(v, (tuple, list)) and len(v) == len(expected)}
+            sub_hints = {k: (lambda v=v, i=i: _item(_resolve(v), i, len(expected))) for k, v in hints.items()}
             _check(a, e, f"{name}[{i}]", rtol, atol, sub_hints, check_dtype)
     elif isinstance(expected, dict):
         if not isinstance(actual, dict):
@@ -142,8 +158,13 @@ def _check_tensor(actual, expected, name, rtol, atol, hints, check_dtype) -> Non
     fail(msg + (f". Hint: {hint}" if hint else ""))
 
 
+def _item(seq, i, n):
+    return seq[i] if isinstance(seq, (tuple, list)) and len(seq) == n else None
+
+
 def _tensor_hint(a, e, hints, rtol, atol) -> str:
     for text, alt in hints.items():
+        alt = _resolve(alt)
         if isinstance(alt, torch.Tensor) and alt.shape == a.shape and torch.allclose(
                 a, alt.detach().to(torch.float64), rtol=rtol, atol=atol):
             return text
@@ -168,6 +189,7 @@ def _tensor_hint(a, e, hints, rtol, atol) -> str:
 
 def _scalar_hint(a, e, hints, rtol, atol) -> str:
     for text, alt in hints.items():
+        alt = _resolve(alt)
         if isinstance(alt, (int, float)) and math.isclose(a, float(alt), rel_tol=rtol, abs_tol=atol):
             return f". Hint: {text}"
     if e and math.isclose(a, -e, rel_tol=rtol, abs_tol=atol):

@@ -30,14 +30,15 @@ SWAPPED = "gx and gy are swapped: gx uses [[-1,0,1],[-2,0,2],[-1,0,1]] (left to 
 def check_parts(out, expected, names, function, hints=None):
     """Check a tuple answer item by item, naming each item (dx, dw, ...).
 
-    hints: {text: tuple of alternatives, one per item, None where none}.
+    hints: {text: function returning a tuple of alternatives, one per item,
+    None where none}; called only when an item is wrong.
     """
     if not isinstance(out, (tuple, list)) or len(out) != len(names):
         got = f"a {type(out).__name__} of {len(out)} items" if isinstance(out, (tuple, list)) else (
             "None (did the function forget to return?)" if out is None else f"a {type(out).__name__}")
         fail(f"{function} should return a tuple ({', '.join(names)}), got {got}")
     for i, name in enumerate(names):
-        alts = {text: alt[i] for text, alt in (hints or {}).items() if alt[i] is not None}
+        alts = {text: (lambda alt=alt, i=i: alt()[i]) for text, alt in (hints or {}).items()}
         check(out[i], expected[i], name=name, hints=alts)
 
 
@@ -52,8 +53,9 @@ def check_conv_forward(student, reference, x, w, b, stride, padding):
     out = student.conv2d_forward(x, w, b, stride=stride, padding=padding)
     check_unmodified(student)
     check(out, reference.conv2d_forward(x, w, b, stride=stride, padding=padding), name="out", hints={
-        FLIPPED: reference.conv2d_forward(x, w.flip(-1, -2), b, stride=stride, padding=padding),
-        "the bias is missing": reference.conv2d_forward(x, w, torch.zeros_like(b), stride=stride, padding=padding),
+        FLIPPED: lambda: reference.conv2d_forward(x, w.flip(-1, -2), b, stride=stride, padding=padding),
+        "the bias is missing": lambda: reference.conv2d_forward(x, w, torch.zeros_like(b), stride=stride,
+                                                                padding=padding),
     })
 
 
@@ -65,9 +67,9 @@ def check_conv_backward(student, reference, rng, x, w, b, stride, padding):
     check_unmodified(student)
     dx, dw, db = reference.conv2d_backward(dout, x, w, b, stride=stride, padding=padding)
     check_parts(out, (dx, dw, db), ("dx", "dw", "db"), "conv2d_backward", hints={
-        DX_FLIPPED: (reference.conv2d_backward(dout, x, w.flip(-1, -2), b, stride=stride, padding=padding)[0],
-                     None, None),
-        DW_FLIPPED: (None, dw.flip(-1, -2), None),
+        DX_FLIPPED: lambda: (reference.conv2d_backward(dout, x, w.flip(-1, -2), b, stride=stride,
+                                                       padding=padding)[0], None, None),
+        DW_FLIPPED: lambda: (None, dw.flip(-1, -2), None),
     })
 
 
@@ -111,9 +113,9 @@ def check_pool_backward(student, reference, rng, x, k, s):
     dx = student.maxpool2d_backward(dout, x, k, s)
     check_unmodified(student)
     check(dx, reference.maxpool2d_backward(dout, x, k, s), name="dx", hints={
-        ALL_TIES: pool_grad_variant(dout, x, k, s, "all"),
-        LAST_TIE: pool_grad_variant(dout, x, k, s, "last"),
-        OVERWRITE: pool_grad_variant(dout, x, k, s, "overwrite"),
+        ALL_TIES: lambda: pool_grad_variant(dout, x, k, s, "all"),
+        LAST_TIE: lambda: pool_grad_variant(dout, x, k, s, "last"),
+        OVERWRITE: lambda: pool_grad_variant(dout, x, k, s, "overwrite"),
     })
 
 
@@ -121,7 +123,7 @@ def check_sobel(student, reference, images):
     out = student.sobel(images)
     check_unmodified(student)
     gx, gy = reference.sobel(images)
-    check_parts(out, (gx, gy), ("gx", "gy"), "sobel", hints={SWAPPED: (gy, gx)})
+    check_parts(out, (gx, gy), ("gx", "gy"), "sobel", hints={SWAPPED: lambda: (gy, gx)})
 
 
 # ------------------------------------------------------------------ conv2d_forward (6)
