@@ -60,6 +60,7 @@ def run_week(week: Week, targets: Iterable[Target], *, visibility: str = "all", 
         "-p", "no:warnings", "-p", "no:logging", "-p", "no:stepwise", "--noconftest", "--import-mode=importlib",
         "--assert=plain", "-s",
     ]
+    _forget_modules(files)  # suites of two weeks share file names: never reuse another run's module
     old_env = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     try:
@@ -69,6 +70,7 @@ def run_week(week: Week, targets: Iterable[Target], *, visibility: str = "all", 
     finally:
         if old_env is None:
             os.environ.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
+        _forget_modules(files)
         if own:
             sandbox.close()
     if plugin.collect_errors:
@@ -77,6 +79,13 @@ def run_week(week: Week, targets: Iterable[Target], *, visibility: str = "all", 
         raise UserError(f"pytest could not run the {week.name} suite (exit code {int(code)}).")
     run_week.recorded = store
     return results
+
+
+def _forget_modules(files: list[Path]) -> None:
+    paths = {str(f.resolve()) for f in files}
+    for name, module in list(sys.modules.items()):
+        if str(getattr(module, "__file__", "") or "") in paths:
+            del sys.modules[name]
 
 
 def load_reference(week: Week, mode: str, store: dict):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURE_COURSE, ROOT, by_function, grade_folders, lost
+from support import FIXTURE_COURSE, ROOT, by_function, grade_folders, lost
 from grader.sandbox import Limits
 
 if sys.version_info >= (3, 11):

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, by_function, lost
+from support import ROOT, by_function, lost
 from grader import api
 from grader.course import Course
 

@@ -10,7 +10,7 @@ import zipfile
 
 import pytest
 
-from conftest import FIXTURE_COURSE, ROOT
+from support import FIXTURE_COURSE, ROOT
 
 
 def dlgrade(*args, cwd=ROOT, course=FIXTURE_COURSE, timeout=120):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import by_function, grade_folders, lost, make_submission
+from support import by_function, grade_folders, lost, make_submission
 from grader.release import make_stub, verify
 from grader.sandbox import Limits
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, by_function, grade_folders, lost, make_submission
+from support import ROOT, by_function, grade_folders, lost, make_submission
 from grader.course import Course
 
 if sys.version_info >= (3, 11):

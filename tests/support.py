@@ -1,0 +1,54 @@
+"""Helpers shared by the project's own tests (fixtures are in conftest.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from grader.course import Course
+from grader.plugin import Target
+from grader.runner import run_week
+from grader.sandbox import Limits
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURE_COURSE = ROOT / "tests" / "fixtures" / "course"
+
+
+def by_function(result: dict) -> dict[str, tuple[float, float]]:
+    """{function: (score, max_score)} of one result."""
+    out: dict[str, list[float]] = {}
+    for t in result["tests"]:
+        s = out.setdefault(t["function"], [0.0, 0.0])
+        s[0] += t["score"]
+        s[1] += t["max_score"]
+    return {k: (v[0], v[1]) for k, v in out.items()}
+
+
+def lost(result: dict) -> set[str]:
+    """The functions that lost any points."""
+    return {f for f, (s, m) in by_function(result).items() if s < m}
+
+
+def make_submission(tmp_path: Path, name: str, source: str, module: str) -> Path:
+    d = tmp_path / name
+    d.mkdir(parents=True, exist_ok=True)
+    (d / f"{module}.py").write_text(source)
+    return d
+
+
+@pytest.fixture(scope="session")
+def toy_week():
+    return Course(FIXTURE_COURSE).week("week99")
+
+
+@pytest.fixture(scope="session")
+def toy_source(toy_week) -> str:
+    return toy_week.solution_file.read_text()
+
+
+def grade_folders(week, folders: dict[str, Path], *, visibility="all", limits=None, **kw) -> dict[str, dict]:
+    limits = limits or Limits(call_timeout_s=5.0)
+    results = run_week(week, [Target(name, path) for name, path in folders.items()], visibility=visibility,
+                       limits=limits, **kw)
+    return {r["student"]: r for r in results}
