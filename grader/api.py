@@ -58,14 +58,17 @@ def _single_target(path: Path, module: str, workdir: Path, student: str):
 
 def grade(*, week: str, submissions: list[Path], out_dir: Path = Path("out"), jobs: int | None = None,
           timeout: float | None = None, seed: int | None = None, force: bool = False, id_pattern: str | None = None,
-          device: str = "cpu", progress: bool = False, course: Course | None = None):
+          device: str = "cpu", progress: bool = False, course: Course | None = None,
+          test_timeout: float | None = None, submission_timeout: float | None = None,
+          memory_mb: int | None = None, output_kb: int | None = None):
     """Grade a class; settings not given come from the course's dlgrade.toml, then the defaults."""
     from .batch import grade_batch
 
     course = course or Course.find()
     w = course.week(week)
     settings = course.settings()
-    limits = settings.limits(call_timeout_s=timeout)
+    limits = settings.limits(call_timeout_s=timeout, test_timeout_s=test_timeout,
+                             submission_timeout_s=submission_timeout, memory_mb=memory_mb, output_kb=output_kb)
     for p in submissions:
         if not Path(p).exists():
             raise UserError(f"{p} does not exist; give zips, notebooks or folders of submissions.")

@@ -65,18 +65,28 @@ def submit(week: str, path: Path | None, student: str, output: Path | None) -> N
 @click.argument("submissions", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--out", "out_dir", type=click.Path(path_type=Path), default=Path("out"), show_default=True)
 @click.option("-j", "--jobs", type=int, default=None, help="Parallel graders (default: CPU cores).")
-@click.option("--timeout", type=float, default=None, help="Seconds allowed for one call into student code.")
+@click.option("--timeout", type=float, default=None, help="Seconds for one call into student code [20].")
+@click.option("--test-timeout", type=float, default=None, help="Seconds for all calls of one test [60].")
+@click.option("--submission-timeout", type=float, default=None, help="Seconds for one submission [600].")
+@click.option("--memory-mb", type=int, default=None, help="Memory of one worker, MiB [2048].")
+@click.option("--output-kb", type=int, default=None, help="What one worker may print, KiB [1024].")
 @click.option("--seed", type=int, default=None, help="Seed of the hidden tests' inputs (default: the course's).")
 @click.option("--force", is_flag=True, help="Grade again even submissions already graded.")
 @click.option("--id-pattern", default=None, help="Regex with a group 'student' for LMS download names.")
 @DEVICE
 def grade(week: str, submissions: tuple[Path, ...], out_dir: Path, jobs: int | None, timeout: float | None,
-          seed: int | None, force: bool, id_pattern: str | None, device: str) -> None:
-    """Grade every submission with the public and hidden tests of WEEK."""
+          test_timeout: float | None, submission_timeout: float | None, memory_mb: int | None,
+          output_kb: int | None, seed: int | None, force: bool, id_pattern: str | None, device: str) -> None:
+    """Grade every submission with the public and hidden tests of WEEK.
+
+    Limits not given here come from the course's dlgrade.toml [grading], then the defaults in brackets.
+    """
     from . import api
 
     summary = api.grade(week=week, submissions=list(submissions), out_dir=out_dir, jobs=jobs, timeout=timeout,
-                        seed=seed, force=force, id_pattern=id_pattern, device=device, progress=True)
+                        test_timeout=test_timeout, submission_timeout=submission_timeout, memory_mb=memory_mb,
+                        output_kb=output_kb, seed=seed, force=force, id_pattern=id_pattern, device=device,
+                        progress=True)
     click.echo(summary)
 
 

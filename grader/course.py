@@ -137,17 +137,21 @@ class Settings:
     id_pattern: str | None = None
     call_timeout_s: float = 20.0
     cpu_s: float = 120.0
-    memory_mb: int = 4096
+    memory_mb: int = 2048
     output_kb: int = 1024
     test_timeout_s: float = 60.0
     submission_timeout_s: float = 600.0
 
-    def limits(self, call_timeout_s: float | None = None):
+    def limits(self, **overrides):
+        """The sandbox limits, with any non-None override (from the command line) taking precedence."""
+        from dataclasses import replace
+
         from .sandbox import Limits
 
-        return Limits(call_timeout_s=call_timeout_s or self.call_timeout_s, cpu_s=self.cpu_s,
-                      memory_bytes=self.memory_mb << 20, output_bytes=self.output_kb << 10,
-                      test_timeout_s=self.test_timeout_s, submission_timeout_s=self.submission_timeout_s)
+        merged = replace(self, **{k: v for k, v in overrides.items() if v is not None})
+        return Limits(call_timeout_s=merged.call_timeout_s, cpu_s=merged.cpu_s,
+                      memory_bytes=int(merged.memory_mb) << 20, output_bytes=int(merged.output_kb) << 10,
+                      test_timeout_s=merged.test_timeout_s, submission_timeout_s=merged.submission_timeout_s)
 
 
 def normalize_week(name: str) -> str:

@@ -107,3 +107,72 @@ def _processes_with(marker: str) -> list[int]:
         except OSError:
             pass
     return found
+
+
+# ---------------------------------------------------------------- hostile archives
+def _zip(path: Path, entries: dict, symlinks: tuple = ()) -> Path:
+    import stat
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in entries.items():
+            z.writestr(name, data)
+        for name, target in symlinks:
+            info = zipfile.ZipInfo(name)
+            info.external_attr = (stat.S_IFLNK | 0o777) << 16
+            z.writestr(info, target)
+    return path
+
+
+@pytest.fixture(scope="module")
+def archive_results(toy_week, tmp_path_factory):
+    import zipfile
+
+    from grader import api
+
+    tmp = tmp_path_factory.mktemp("archives")
+    subs = tmp / "subs"
+    subs.mkdir()
+    good = (FIXTURE_COURSE / "solutions" / "week99" / "toy.py").read_text()
+    _zip(subs / "au500000.zip", {"toy.py": good})
+    _zip(subs / "au500001.zip", {"toy.py": good, "../../escaped.py": "print('out')"})
+    _zip(subs / "au500002.zip", {"toy.py": good, "/tmp/absolute_evil.py": "x = 1"})
+    _zip(subs / "au500003.zip", {"toy.py": good}, symlinks=(("link.py", "/etc/passwd"),))
+    _zip(subs / "au500004.zip", {"toy.py": good, "bomb.py": "#" * (200 << 20)})
+    with zipfile.ZipFile(subs / "au500005.zip", "w") as z:
+        z.writestr("toy.py", good)
+        for i in range(100_000):
+            z.writestr(f"f/{i}.py", "")
+    (subs / "au500006.ipynb").write_text("{ this is not JSON")
+    _zip(subs / "au500007.zip", {"toy.py": good, "ñé 🎉 \\ name.py": "x = 1", ("a" * 200) + ".py": "x = 2",
+                                 "sub dir/with space.py": "y = 3"})
+    _zip(subs / "au500008.zip", {"toy.py": good})
+    out = tmp / "out"
+    api.grade(week="week99", submissions=[subs], out_dir=out, jobs=2, course=toy_week.course)
+    results = {p.stem: json.loads(p.read_text()) for p in (out / "week99").glob("au*.json")}
+    return results, tmp
+
+
+ARCHIVES = {  # student: (gradable, words in the one-sentence error)
+    "au500001": (False, "outside"), "au500002": (False, "absolute"), "au500003": (False, "link"),
+    "au500004": (False, "bomb"), "au500005": (False, "files"), "au500006": (False, "not a valid"),
+    "au500007": (True, ""),
+}
+
+
+@pytest.mark.parametrize("student", sorted(ARCHIVES))
+def test_hostile_archive(archive_results, student):
+    results, _ = archive_results
+    gradable, words = ARCHIVES[student]
+    r = results[student]
+    if gradable:
+        assert r["status"] == "graded" and r["score"] == r["max_score"], r["error"]
+    else:
+        assert r["status"] == "not_gradable" and r["score"] == 0
+        assert words in r["error"].lower() and len(r["error"].splitlines()) == 1, r["error"]
+
+
+def test_archives_leave_honest_neighbours_and_disk_alone(archive_results):
+    results, tmp = archive_results
+    assert results["au500000"]["score"] == results["au500008"]["score"] == 10.0
+    assert not list(tmp.parent.rglob("escaped.py")) and not Path("/tmp/absolute_evil.py").exists()

@@ -37,7 +37,7 @@ class Limits:
 
     call_timeout_s: float = 20.0        # wall clock, one call into student code
     cpu_s: float = 120.0                # CPU seconds, one worker's whole life
-    memory_bytes: int = 4 << 30         # RLIMIT_DATA (RLIMIT_AS would break torch)
+    memory_bytes: int = 2 << 30         # RLIMIT_DATA (RLIMIT_AS would break torch)
     output_bytes: int = 1 << 20         # stdout + stderr kept per worker
     answer_bytes: int = 256 << 20       # largest answer read back
     gpu_memory_fraction: float = 0.5    # --device cuda only
