@@ -26,6 +26,7 @@ older than format 4); no torch, so intake costs nothing at start-up.
 from __future__ import annotations
 
 import ast
+import functools
 import builtins
 import hashlib
 import json
@@ -1293,7 +1294,28 @@ def _segment(src: str, node: ast.stmt) -> str:
         last = lines[node.end_lineno - 1].encode("utf-8")
         if end_col is not None and last[end_col:].strip().startswith(b"#"):
             end_col = len(last.rstrip())
-    span = SimpleNamespace(lineno=first, col_offset=0 if first != node.lineno else node.col_offset,
-                           end_lineno=node.end_lineno, end_col_offset=end_col)
-    text = ast.get_source_segment(src, span)
+    start_col = 0 if first != node.lineno else node.col_offset
+    text = _slice(src, first, start_col, node.end_lineno, end_col)
+    if text is None:
+        span = SimpleNamespace(lineno=first, col_offset=start_col, end_lineno=node.end_lineno, end_col_offset=end_col)
+        text = ast.get_source_segment(src, span)
     return text if text is not None else ast.unparse(node)
+
+
+@functools.lru_cache(maxsize=8)
+def _lines(src: str) -> tuple[str, ...]:
+    return tuple(src.splitlines(keepends=True))
+
+
+def _slice(src: str, lineno: int, col: int, end_lineno: int | None, end_col: int | None) -> str | None:
+    """Like ast.get_source_segment, without splitting the whole cell again for every statement
+    (that made a long notebook quadratic). Offsets are in UTF-8 bytes, as ast gives them."""
+    lines = _lines(src)
+    if end_lineno is None or end_col is None or end_lineno > len(lines) or any(
+            ch in src for ch in "\f\v\x1c\x1d\x1e\x85\u2028\u2029"):
+        return None  # line breaks that str.splitlines and the parser count differently
+    if lineno == end_lineno:
+        return lines[lineno - 1].encode()[col:end_col].decode()
+    head = lines[lineno - 1].encode()[col:].decode()
+    tail = lines[end_lineno - 1].encode()[:end_col].decode()
+    return head + "".join(lines[lineno:end_lineno - 1]) + tail
