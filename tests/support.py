@@ -52,3 +52,23 @@ def grade_folders(week, folders: dict[str, Path], *, visibility="all", limits=No
     results = run_week(week, [Target(name, path) for name, path in folders.items()], visibility=visibility,
                        limits=limits, **kw)
     return {r["student"]: r for r in results}
+
+
+def wrong_versions(week) -> dict[str, tuple[list[str], str]]:
+    """week04's realistic wrong versions (tests/week04/wrong_versions.toml): {name: (breaks, source)}."""
+    import sys
+
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+
+    reference = "".join(line for line in week.solution_file.read_text().splitlines(True) if "SOLUTION" not in line)
+    out = {}
+    for name, spec in tomllib.loads((ROOT / "tests" / "week04" / "wrong_versions.toml").read_text()).items():
+        source = reference
+        for change in spec["change"]:
+            assert source.count(change["old"]) == 1, f"{name}: the reference changed; update its `old` text"
+            source = source.replace(change["old"], change["new"])
+        out[name] = (spec["breaks"], source)
+    return out

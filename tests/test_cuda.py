@@ -10,7 +10,7 @@ os.environ.setdefault("PYTORCH_NVML_BASED_CUDA_CHECK", "1")  # ask NVML: forks m
 
 import torch  # noqa: E402
 
-from support import ROOT, by_function, grade_folders, lost, make_submission  # noqa: E402
+from support import ROOT, by_function, grade_folders, lost, make_submission, wrong_versions  # noqa: E402
 from grader.course import Course  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine")
@@ -18,9 +18,9 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA G
 
 def test_week04_on_cuda(tmp_path):
     week = Course(ROOT).week("week04")
-    wrong = ROOT / "tests" / "week04" / "wrong"
+    wrong = wrong_versions(week)
     folders = {"reference": week.solution_file.parent, "stub": week.stub_file.parent,
-               "flipped": make_submission(tmp_path, "flipped", (wrong / "flipped_kernel.py").read_text(), "conv"),
+               "flipped": make_submission(tmp_path, "flipped", wrong["flipped_kernel"][1], "conv"),
                "on_cpu": make_submission(tmp_path, "on_cpu", week.solution_file.read_text().replace(
                    "def gradient_magnitude(gx, gy):", "def gradient_magnitude(gx, gy):\n"
                    "    return torch.sqrt(gx.cpu() ** 2 + gy.cpu() ** 2)\n\n\ndef _unused(gx, gy):"), "conv")}

@@ -1,23 +1,16 @@
 """week04 graded end to end: the reference scores full marks, the stubs zero,
-and each realistic wrong version (tests/week04/wrong/, MANIFEST.toml) loses the
+and each realistic wrong version (tests/week04/wrong_versions.toml) loses the
 points of exactly the function it breaks, under two hidden-test seeds."""
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 
-from support import ROOT, by_function, grade_folders, lost, make_submission
+from support import ROOT, by_function, grade_folders, lost, make_submission, wrong_versions
 from grader.course import Course
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
-WRONG = ROOT / "tests" / "week04" / "wrong"
-MANIFEST = tomllib.loads((WRONG / "MANIFEST.toml").read_text())
+WRONG = wrong_versions(Course(ROOT).week("week04"))
+MANIFEST = {name: breaks for name, (breaks, _) in WRONG.items()}
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +24,7 @@ def graded(request, week, tmp_path_factory):
     ref_src = week.solution_file.read_text()
     folders = {"reference": week.solution_file.parent, "stub": week.stub_file.parent}
     for name in MANIFEST:
-        folders[name] = make_submission(tmp, name, (WRONG / f"{name}.py").read_text(), "conv")
+        folders[name] = make_submission(tmp, name, WRONG[name][1], "conv")
     # a banned call and autograd in a backward function
     folders["uses_f_conv2d"] = make_submission(tmp, "uses_f_conv2d", ref_src.replace(
         "def conv2d_forward(x, w, b, stride=1, padding=0):",
