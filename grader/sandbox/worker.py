@@ -40,6 +40,12 @@ PR_SET_NO_NEW_PRIVS = 38
 
 def serve(fd: int, config: dict) -> None:
     """Entry point in the forked child; never returns."""
+    import faulthandler
+
+    faulthandler.disable()  # it holds a copy of the grader's stderr
+    # the grader's other descriptors (its stdout, pipes to the batch, capture files) are not the worker's
+    os.closerange(3, fd)
+    os.closerange(fd + 1, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
     sock = socket.socket(fileno=fd)
     try:
         confine(config)
