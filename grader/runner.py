@@ -57,7 +57,9 @@ def run_week(week: Week, targets: Iterable[Target], *, visibility: str = "all", 
                            device=device, on_result=collect, stage=sandbox.stage)
     args = [str(f) for f in files] + [
         "-c", str(PYTEST_INI), "--rootdir", str(week.data_dir), "-p", "no:cacheprovider", "-p", "no:terminal",
-        "-p", "no:warnings", "-p", "no:logging", "-p", "no:stepwise", "--noconftest", "--import-mode=importlib",
+        "-p", "no:warnings", "-p", "no:logging", "-p", "no:stepwise", "-p", "no:faulthandler", "-p", "no:junitxml",
+        "-p", "no:doctest", "-p", "no:pastebin", "-p", "no:unraisableexception", "-p", "no:threadexception",
+        "-p", "no:setuponly", "-p", "no:setupplan", "-p", "no:legacypath", "--noconftest", "--import-mode=importlib",
         "--assert=plain", "-s",
     ]
     _forget_modules(files)  # suites of two weeks share file names: never reuse another run's module

@@ -313,16 +313,22 @@ def _zygote_loop(ctrl: socket.socket) -> None:
     libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: a worker's orphans are reaped here, at once
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGCHLD, lambda *_: _reap_all())
+    uid, gid = os.getuid(), os.getgid()
     while True:
         msg, fds, _, _ = socket.recv_fds(ctrl, 1 << 20, 4)
         if not msg:
             return
         req = json.loads(msg.decode())
         if req["op"] == "spawn":
-            pid = os.fork()
+            config = req["config"]
+            pid = isolate.clone_isolated() if config.get("isolate") else -1
+            if pid == 0:
+                config["cloned"] = {"uid": uid, "gid": gid}
+            elif pid < 0:
+                pid = os.fork()
             if pid == 0:
                 ctrl.close()
-                worker.serve(fds[0], req["config"])
+                worker.serve(fds[0], config)
             for fd in fds:
                 os.close(fd)
             ctrl.sendall(json.dumps({"pid": pid}).encode())

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import platform
 import signal
 
 CLONE_NEWNS = 0x00020000
@@ -36,6 +37,7 @@ SYS_MOUNT_SETATTR = 442  # x86_64 and aarch64 alike
 PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 24, 38
 
 _libc = ctypes.CDLL(None, use_errno=True)
+_libc.syscall.restype = ctypes.c_long
 _libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_void_p]
 
 
@@ -77,12 +79,14 @@ def enter(config: dict) -> list[str]:
             pass
     if not config.get("namespaces", True):
         return features
-    uid, gid = os.getuid(), os.getgid()
-    flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | (0 if uid == 0 else CLONE_NEWUSER)
-    if not _ok(_libc.unshare(flags)):
-        if _ok(_libc.unshare(CLONE_NEWNET if uid == 0 else CLONE_NEWUSER | CLONE_NEWNET)):
-            features.append("network")
-        return features
+    cloned = config.get("cloned")  # made by clone_isolated(): already in its namespaces, PID 1
+    uid, gid = (cloned["uid"], cloned["gid"]) if cloned else (os.getuid(), os.getgid())
+    if not cloned:
+        flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | (0 if uid == 0 else CLONE_NEWUSER)
+        if not _ok(_libc.unshare(flags)):
+            if _ok(_libc.unshare(CLONE_NEWNET if uid == 0 else CLONE_NEWUSER | CLONE_NEWNET)):
+                features.append("network")
+            return features
     if uid != 0:
         _write("/proc/self/setgroups", "deny")
         _write("/proc/self/uid_map", f"0 {uid} 1")
@@ -93,7 +97,8 @@ def enter(config: dict) -> list[str]:
         # the namespaces were granted, so a failure here is unexpected: never run code half-confined
         raise OSError("the worker's filesystem could not be confined")
     features.append("filesystem")
-    _fork_as_init()
+    if not cloned:
+        _fork_as_init()
     if _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV):
         features.append("private-proc")
     return features
@@ -131,8 +136,9 @@ def _filesystem(config: dict) -> bool:
         if ok:
             os.makedirs(path, exist_ok=True)
             ok = _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
-            if ok and not writable:
-                ok = _mount(None, path, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+            # a bind of the read-only root is read-only too: set each one's mode explicitly
+            ok = ok and _mount(None, path, None, MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV |
+                               (0 if writable else MS_RDONLY))
         os.close(fd)
     for path in hides:
         ok = ok and _mount(None, path, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
@@ -141,6 +147,33 @@ def _filesystem(config: dict) -> bool:
     config["submission_dir"], config["workdir"] = sub, work
     os.chdir(work)
     return True
+
+
+SYS_CLONE = {"x86_64": 56, "aarch64": 220}.get(platform.machine())
+
+
+def clone_isolated() -> int:
+    """fork() straight into new PID, mount and network namespaces (and a user namespace when not root).
+
+    One fork of the large warm parent instead of two: the child is PID 1 of
+    its namespace from the start. Returns the pid in the parent, 0 in the
+    child, -1 where the kernel refuses; then the worker falls back to
+    fork, unshare and a second fork (`enter`). Python's own before/after-fork
+    work runs around the raw system call, exactly as os.fork() does it.
+    """
+    if SYS_CLONE is None:
+        return -1
+    flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | int(signal.SIGCHLD) | (
+        0 if os.getuid() == 0 else CLONE_NEWUSER)
+    api = ctypes.pythonapi
+    api.PyOS_BeforeFork()
+    pid = _libc.syscall(ctypes.c_long(SYS_CLONE), ctypes.c_ulong(flags), ctypes.c_void_p(0), ctypes.c_void_p(0),
+                        ctypes.c_void_p(0), ctypes.c_void_p(0))
+    if pid == 0:
+        api.PyOS_AfterFork_Child()
+    else:
+        api.PyOS_AfterFork_Parent()
+    return pid
 
 
 def _fork_as_init() -> None:

@@ -49,7 +49,8 @@ def serve(fd: int, config: dict) -> None:
     sock = socket.socket(fileno=fd)
     try:
         confine(config)
-    except BaseException:  # noqa: BLE001 - the trusted side reports "exit code 3"
+    except BaseException as e:  # noqa: BLE001 - the trusted side reports "exit code 3"
+        os.write(2, f"dlgrade worker: could not confine itself: {e}\n".encode())
         os._exit(3)
     try:
         state = WorkerState(config)
@@ -72,7 +73,10 @@ def confine(config: dict) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # over the output cap: write fails, process lives
 
+    # confinement first: a file open for writing would keep the filesystem from turning read-only
+    isolation = isolate.enter(config) if config.get("isolate", True) else []
     work = config["workdir"]
+    os.chdir(work)
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     out = os.open(os.path.join(work, "output.txt"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -85,10 +89,6 @@ def confine(config: dict) -> None:
     sys.stdout = open(1, "w", buffering=1, closefd=False, errors="replace")
     sys.stderr = open(2, "w", buffering=1, closefd=False, errors="replace")
     sys.__stdout__, sys.__stderr__, sys.__stdin__ = sys.stdout, sys.stderr, sys.stdin
-
-    isolation = isolate.enter(config) if config.get("isolate", True) else []
-    work = config["workdir"]
-    os.chdir(work)
     os.environ.clear()
     os.environ.update({"HOME": work, "TMPDIR": work, "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8",
                        "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NO_PROXY": "*"})

@@ -1,7 +1,7 @@
 
 import subprocess, sys
 try:
-    subprocess.run([sys.executable, '-m', 'pip', 'install', 'requests'], timeout=30, capture_output=True)
+    subprocess.run([sys.executable, '-c', 'import urllib.request; urllib.request.urlopen("https://pypi.org/simple/requests/", timeout=30)'], timeout=30, capture_output=True)  # what pip install does first
 except Exception:
     pass
 import torch
