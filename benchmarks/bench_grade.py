@@ -102,7 +102,7 @@ class MemorySampler(threading.Thread):
                 pss += int(re.search(r"^Pss:\s+(\d+)", text, re.M).group(1))
                 rss += int(re.search(r"^Rss:\s+(\d+)", text, re.M).group(1))
             self.peak_pss, self.peak_rss = max(self.peak_pss, pss), max(self.peak_rss, rss)
-            time.sleep(0.05)
+            time.sleep(0.2)
 
 
 def run_dlgrade(subs: Path, out: Path, jobs: int) -> tuple[float, MemorySampler, str]:
