@@ -93,8 +93,11 @@ def grade_batch(week: Week, submissions: list[Path], out_dir: Path, *, jobs: int
         jobs = max(1, min(jobs or os.cpu_count() or 1, len(todo) or 1))
         if device == "cuda":
             jobs = 1  # one worker per GPU: a process can lift its own memory fraction
+        # the workers see none of it: outputs, the extracted class, what was handed in
+        hide = (str(week_out), str(workdir), *(str(Path(p).resolve()) if Path(p).is_dir()
+                                              else str(Path(p).resolve().parent) for p in submissions))
         for i, result in enumerate(_run_jobs(week, todo, week_out, jobs=jobs, limits=limits, seed=seed,
-                                             device=device), 1):
+                                             device=device, hide=hide), 1):
             if result["status"] == "graded":
                 summary.graded += 1
             else:
@@ -112,7 +115,7 @@ def grade_batch(week: Week, submissions: list[Path], out_dir: Path, *, jobs: int
     return summary
 
 
-def _run_jobs(week, todo, week_out, *, jobs, limits, seed, device):
+def _run_jobs(week, todo, week_out, *, jobs, limits, seed, device, hide):
     """Yield each result as a grader finishes it."""
     if not todo:
         return
@@ -122,7 +125,7 @@ def _run_jobs(week, todo, week_out, *, jobs, limits, seed, device):
         tasks.put(t)
     for _ in range(jobs):
         tasks.put(DONE)
-    procs = [ctx.Process(target=_grader, args=(week, tasks, done, week_out, limits, seed, device), daemon=True)
+    procs = [ctx.Process(target=_grader, args=(week, tasks, done, week_out, limits, seed, device, hide), daemon=True)
              for _ in range(jobs)]
     for p in procs:
         p.start()
@@ -144,7 +147,7 @@ def _run_jobs(week, todo, week_out, *, jobs, limits, seed, device):
                 p.kill()
 
 
-def _grader(week, tasks, done, week_out, limits, seed, device) -> None:
+def _grader(week, tasks, done, week_out, limits, seed, device, hide) -> None:
     """One grader process: its own warm parent, one pytest session, many submissions."""
     from .gradebook import atomic_write_text
     from .runner import run_week
@@ -160,4 +163,4 @@ def _grader(week, tasks, done, week_out, limits, seed, device) -> None:
         atomic_write_text(result_path(week_out, result["student"]), json.dumps(result, indent=1))
         done.put({k: result[k] for k in ("student", "score", "max_score", "status", "error")})
 
-    run_week(week, pull(), visibility="all", device=device, limits=limits, seed=seed, on_result=save)
+    run_week(week, pull(), visibility="all", device=device, limits=limits, seed=seed, on_result=save, hide=hide)

@@ -141,7 +141,7 @@ class StudentModule:
         if name.startswith("__"):
             raise AttributeError(name)
         s = self._session
-        if s.import_error is None and s.names is not None and name not in s.names and not s.import_error:
+        if not s.import_error and s.names is not None and name not in s.names:
             raise MissingFunction(f"{s.week.module}.py does not define {name}")
         return RemoteCallable(s, "module", name)
 

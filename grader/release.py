@@ -68,14 +68,15 @@ def write_stub(week: Week) -> Path:
     return week.stub_file
 
 
-def record_public(week: Week, **run_options) -> dict:
-    """Run the public suite with the reference and keep every answer it gave."""
+def record_public(week: Week, **run_options) -> tuple[dict, dict]:
+    """Run the public suite with the reference; return every answer it gave, and its result."""
     from .plugin import Target
     from .runner import run_week
 
+    store: dict = {}
     results = run_week(week, [Target("reference", week.solution_file.parent)], visibility="public",
-                       reference="record", **run_options)
-    return run_week.recorded, results[0]
+                       reference="record", recorded=store, **run_options)
+    return store, results[0]
 
 
 def release(week: Week, out_dir: Path | None = None, **run_options) -> dict:

@@ -24,13 +24,13 @@ PYTEST_INI = Path(__file__).with_name("pytest_empty.ini")
 def run_week(week: Week, targets: Iterable[Target], *, visibility: str = "all", device: str = "cpu",
              limits: Limits | None = None, seed: int = 0, reference: str = "auto",
              on_result: Callable[[dict], None] | None = None, sandbox: Sandbox | None = None,
-             hide: tuple[str, ...] = ()) -> list[dict]:
+             hide: tuple[str, ...] = (), recorded: dict | None = None) -> list[dict]:
     """Grade `targets` with the week's suites and return their results.
 
     visibility: "public" (the public suite) or "all" (public and hidden).
     reference: "module" (the solution file), "replay" (answers recorded by
     `dlgrade release`), "record" (run the solution and keep its public answers,
-    returned in `run_week.recorded`), or "auto" (module when it exists).
+    put into `recorded`), or "auto" (module when it exists).
     hide: folders the workers must not see besides the course (outputs, intake).
     """
     own = sandbox is None
@@ -48,8 +48,7 @@ def run_week(week: Week, targets: Iterable[Target], *, visibility: str = "all", 
         if on_result:
             on_result(r)
 
-    store: dict = {}
-    ref = load_reference(week, reference, store)
+    ref = load_reference(week, reference, recorded if recorded is not None else {})
     files = week.suite_files(visibility)
     if not files:
         raise UserError(f"{week.name} has no test suite in {week.data_dir}.")
@@ -79,7 +78,6 @@ def run_week(week: Week, targets: Iterable[Target], *, visibility: str = "all", 
         raise UserError(f"The {week.name} suite does not load: {plugin.collect_errors[0]}")
     if code not in (0, 1, 5) and not results:
         raise UserError(f"pytest could not run the {week.name} suite (exit code {int(code)}).")
-    run_week.recorded = store
     return results
 
 
