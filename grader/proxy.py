@@ -225,11 +225,20 @@ class LocalReference:
 
 
 class RecordingReference(LocalReference):
-    """A LocalReference that remembers every answer, keyed by the call."""
+    """A LocalReference that remembers its answers to the public tests, keyed by the call.
+
+    Hidden tests' answers are never kept: the recordings ship to students.
+    """
 
     def __init__(self, module, store: dict):
         super().__init__(module)
         self._store = store
+
+    def _keep(self, key: str, value) -> None:
+        from .testing import visibility
+
+        if visibility.get() == "public":
+            self._store[key] = _detach(value)
 
     def __getattr__(self, name: str):
         fn = getattr(self._module, name)
@@ -238,14 +247,14 @@ class RecordingReference(LocalReference):
 
         def recorded(*args, **kwargs):
             value = fn(*args, **kwargs)
-            self._store[call_key(name, args, kwargs)] = _detach(value)
+            self._keep(call_key(name, args, kwargs), value)
             return value
 
         return recorded
 
     def run(self, scenario, *args, **kwargs):
         value = super().run(scenario, *args, **kwargs)
-        self._store[call_key("run:" + scenario_source(scenario)[0], args, kwargs)] = _detach(value)
+        self._keep(call_key("run:" + scenario_source(scenario)[0], args, kwargs), value)
         return value
 
 

@@ -148,28 +148,6 @@ def _decode(node, view: memoryview, offset: int, depth: int):
     raise WireError("a malformed message (unknown tag)")
 
 
-def check_plain(obj, _depth: int = 0) -> None:
-    """Raise WireError unless obj is built only of exact plain types."""
-    if _depth > 50:
-        raise WireError("nested too deeply")
-    t = type(obj)
-    if t is torch.Tensor:
-        if obj.layout != torch.strided or obj.is_quantized or obj.device.type != "cpu":
-            raise WireError("an unusual tensor (sparse, quantized or not on the CPU)")
-    elif t in SCALARS or t is torch.dtype:
-        pass
-    elif t in (list, tuple):
-        for x in obj:
-            check_plain(x, _depth + 1)
-    elif t in (dict, OrderedDict):
-        for k, v in obj.items():
-            if type(k) not in (str, int):
-                raise WireError("a dict key that is not a str or int")
-            check_plain(v, _depth + 1)
-    else:
-        raise WireError(f"an object of type {t.__name__}")
-
-
 def send(sock: socket.socket, payload: bytes) -> None:
     sock.sendall(HEADER.pack(len(payload)) + payload)
 

@@ -55,8 +55,6 @@ def test_case(corpus_results, case):
     hit = [t for t in result["tests"] if t["function"] in exp["lost"]]
     if "status" in exp:
         assert {t["status"] for t in hit} <= set(exp["status"]), [(t["status"], t["message"]) for t in hit]
-    assert all(t["status"] != "passed" for t in hit if t["function"] in exp["lost"] and t["max_score"] and
-               by_function(result)[t["function"]][0] == 0) or True
     if "message" in exp:
         assert any(exp["message"] in t["message"] for t in hit), [t["message"] for t in hit]
     if "max_seconds" in exp:

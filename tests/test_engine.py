@@ -134,3 +134,20 @@ def test_import_failures_cost_everything_and_say_why(fault_results):
 def test_honest_submissions_around_faults_keep_full_marks(fault_results):
     for name in ("before", "after"):
         assert fault_results[name]["score"] == fault_results[name]["max_score"]
+
+
+def test_verify_notices_stale_recordings_and_stub(tmp_path):
+    import shutil
+
+    import torch
+
+    from grader.course import Course
+    from support import FIXTURE_COURSE
+
+    course = tmp_path / "course"
+    shutil.copytree(FIXTURE_COURSE, course)
+    week = Course(course).week("week99")
+    torch.save({}, week.expected_file)
+    week.stub_file.write_text(week.stub_file.read_text() + "\n# edited by hand\n")
+    problems = " ".join(verify(week).problems)
+    assert "public_expected.pt is out of date" in problems and "toy.py is missing or out of date" in problems

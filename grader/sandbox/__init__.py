@@ -301,7 +301,6 @@ class Worker:
         shutil.rmtree(self.workdir, ignore_errors=True)
         return how
 
-    close = kill
 
 
 # ------------------------------------------------------------------ zygote

@@ -33,7 +33,7 @@ from . import isolate
 
 MAX_REQUEST = 1 << 30
 # bound now, before any student code can patch torch
-_equal, _clone = torch.equal, torch.Tensor.clone
+_equal = torch.equal
 PR_SET_PDEATHSIG = 1
 PR_SET_NO_NEW_PRIVS = 38
 

@@ -69,7 +69,11 @@ def test_banned_calls_lose_their_function_only(graded):
 
 
 def test_hidden_feedback_shows_no_expected_values(graded):
-    for t in graded["flipped_kernel"]["tests"]:
-        if t["visibility"] == "hidden" and t["status"] == "failed":
-            assert "expected" not in t["message"] or "got" not in t["message"]
-            assert "kernel is flipped" in t["message"]
+    failed = [t for t in graded["flipped_kernel"]["tests"] if t["status"] == "failed"]
+    hidden = [t for t in failed if t["visibility"] == "hidden"]
+    public = [t for t in failed if t["visibility"] == "public"]
+    assert hidden and public
+    for t in hidden:  # where and how large, never the values
+        assert "; got " not in t["message"] and "max abs error" in t["message"]
+        assert "kernel is flipped" in t["message"]
+    assert all("; got " in t["message"] for t in public)  # public tests may show them
