@@ -1,8 +1,9 @@
 """Run a week's suites over submissions: the trusted process's main loop.
 
-Order matters: torch is imported and the warm parent forked *before* the
-reference solution or any suite is loaded, so no secret is ever in a worker's
-memory.
+The warm parent is exec'd clean (`Sandbox.start`), so whatever this process
+holds (the reference, the suites, other submissions, its environment) is never
+in a worker's memory. A failure of the sandbox stops the run
+(`SandboxFailure`, exit 2): no student is scored by a broken sandbox.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Callable, Iterable
 from .course import Week
 from .errors import UserError
 from .plugin import GradingPlugin, Target
-from .sandbox import Limits, Sandbox
+from .sandbox import Limits, Sandbox, SandboxFailure
 
 PYTEST_INI = Path(__file__).with_name("pytest_empty.ini")
 
@@ -24,7 +25,7 @@ PYTEST_INI = Path(__file__).with_name("pytest_empty.ini")
 def run_week(week: Week, targets: Iterable[Target], *, visibility: str = "all", device: str = "cpu",
              limits: Limits | None = None, seed: int = 0, reference: str = "auto",
              on_result: Callable[[dict], None] | None = None, sandbox: Sandbox | None = None,
-             hide: tuple[str, ...] = (), recorded: dict | None = None) -> list[dict]:
+             hide: tuple[str, ...] = (), recorded: dict | None = None, weak_sandbox: bool = False) -> list[dict]:
     """Grade `targets` with the week's suites and return their results.
 
     visibility: "public" (the public suite) or "all" (public and hidden).
@@ -32,10 +33,11 @@ def run_week(week: Week, targets: Iterable[Target], *, visibility: str = "all", 
     `dlgrade release`), "record" (run the solution and keep its public answers,
     put into `recorded`), or "auto" (module when it exists).
     hide: folders the workers must not see besides the course (outputs, intake).
+    weak_sandbox: grade even where the full sandbox cannot be had; each result says what was missing.
     """
     own = sandbox is None
     sandbox = sandbox or Sandbox(device=device, limits=limits, warm=week.warm,
-                                 hide=(str(week.course.root), *hide),
+                                 hide=(str(week.course.root), *hide), weak=weak_sandbox,
                                  banned=tuple({n for f in week.functions for n in week.banned_for(f)}))
     if sandbox.pid is None:
         sandbox.start()
@@ -44,6 +46,12 @@ def run_week(week: Week, targets: Iterable[Target], *, visibility: str = "all", 
     results: list[dict] = []
 
     def collect(r: dict) -> None:
+        if sandbox.fatal:  # graded by a broken sandbox: stop before anyone's result is kept
+            raise SandboxFailure(sandbox.fatal)
+        missing = sandbox.missing()
+        if missing:
+            r.setdefault("notes", []).append(
+                "graded with a weak sandbox (--weak-sandbox): this machine lacks " + ", ".join(missing))
         results.append(r)
         if on_result:
             on_result(r)
@@ -67,18 +75,27 @@ def run_week(week: Week, targets: Iterable[Target], *, visibility: str = "all", 
     try:
         import pytest
 
-        code = pytest.main(args, plugins=[plugin])
+        code = pytest.main(args, plugins=[plugin, _QuietSandboxFailure()])
     finally:
         if old_env is None:
             os.environ.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
         _forget_modules(files)
         if own:
             sandbox.close()
+    if sandbox.fatal:
+        raise SandboxFailure(sandbox.fatal)
     if plugin.collect_errors:
         raise UserError(f"The {week.name} suite does not load: {plugin.collect_errors[0]}")
     if code not in (0, 1, 5) and not results:
         raise UserError(f"pytest could not run the {week.name} suite (exit code {int(code)}).")
     return results
+
+
+class _QuietSandboxFailure:
+    """A SandboxFailure ends pytest's session; it is reported as one sentence by the caller, not as a traceback."""
+
+    def pytest_internalerror(self, excrepr, excinfo):
+        return isinstance(excinfo.value, SandboxFailure) or None
 
 
 def _forget_modules(files: list[Path]) -> None:

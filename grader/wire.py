@@ -18,6 +18,7 @@ import hashlib
 import json
 import socket
 import struct
+import time
 from collections import OrderedDict
 
 import torch
@@ -35,6 +36,9 @@ class WireError(Exception):
 # tensor. No pickle at all: decoding builds only JSON values and tensors of
 # the dtypes below, so no object of the sender's choosing can come to life.
 _HEAD = struct.Struct("!I")
+# The JSON part of a message: plain answers are small; a huge skeleton (millions
+# of empty containers) would cost the trusted process gigabytes to parse.
+MAX_SKELETON = 1 << 20
 DTYPES = {str(d).removeprefix("torch."): d for d in (
     torch.float64, torch.float32, torch.float16, torch.bfloat16, torch.complex64, torch.complex128,
     torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8, torch.bool)}
@@ -85,6 +89,8 @@ def _encode(obj, buffers: list, depth: int):
 def loads(data: bytes):
     try:
         (n,) = _HEAD.unpack_from(data)
+        if n > MAX_SKELETON:
+            raise WireError(f"a message whose structure takes over {MAX_SKELETON >> 20} MiB")
         skeleton = json.loads(data[_HEAD.size:_HEAD.size + n])
         view = memoryview(data)[_HEAD.size + n:]
         obj, used = _decode(skeleton, view, 0, 0)
@@ -148,28 +154,57 @@ def _decode(node, view: memoryview, offset: int, depth: int):
     raise WireError("a malformed message (unknown tag)")
 
 
-def send(sock: socket.socket, payload: bytes) -> None:
-    sock.sendall(HEADER.pack(len(payload)) + payload)
+def send(sock: socket.socket, payload: bytes, deadline: float | None = None) -> None:
+    """Send one framed message; with a deadline (time.monotonic()), raise TimeoutError past it."""
+    data = memoryview(HEADER.pack(len(payload)) + payload)
+    if deadline is None:
+        sock.settimeout(None)
+        sock.sendall(data)
+        return
+    while data:
+        _wait(sock, deadline)
+        sent = sock.send(data[: 1 << 20])
+        data = data[sent:]
 
 
-def recv(sock: socket.socket, max_bytes: int) -> bytes:
-    """One framed message; raises EOFError when the peer is gone."""
-    head = _recv_exact(sock, HEADER.size)
+def recv(sock: socket.socket, max_bytes: int, deadline: float | None = None) -> bytes:
+    """One framed message; raises EOFError when the peer is gone, TimeoutError past the deadline.
+
+    The deadline covers the whole message: a peer that sends it in slow pieces
+    does not get more time. A message over `max_bytes` is refused from its
+    header, before any of it is read; one whose skeleton is over
+    `MAX_SKELETON` is refused before it is parsed.
+    """
+    head = _recv_exact(sock, HEADER.size, deadline)
     (n,) = HEADER.unpack(head)
     if n > max_bytes:
-        raise WireError(f"an answer of {n / 2**20:.0f} MiB, over the limit of {max_bytes / 2**20:.0f} MiB")
-    return _recv_exact(sock, n)
+        raise WireError(f"an answer of {n / 2**20:.1f} MiB, over the limit of {max_bytes / 2**20:.1f} MiB")
+    data = _recv_exact(sock, n, deadline)
+    if len(data) >= _HEAD.size and _HEAD.unpack_from(data)[0] > MAX_SKELETON:
+        raise WireError(f"an answer whose structure takes over {MAX_SKELETON >> 20} MiB")
+    return data
 
 
-def _recv_exact(sock: socket.socket, n: int) -> bytes:
-    chunks, got = [], 0
+def _wait(sock: socket.socket, deadline: float | None) -> None:
+    if deadline is None:
+        sock.settimeout(None)
+        return
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError
+    sock.settimeout(left)
+
+
+def _recv_exact(sock: socket.socket, n: int, deadline: float | None = None) -> bytes:
+    buf = bytearray(n)
+    view, got = memoryview(buf), 0
     while got < n:
-        chunk = sock.recv(min(n - got, 1 << 20))
-        if not chunk:
+        _wait(sock, deadline)
+        k = sock.recv_into(view[got:], min(n - got, 1 << 20))
+        if not k:
             raise EOFError
-        chunks.append(chunk)
-        got += len(chunk)
-    return b"".join(chunks)
+        got += k
+    return bytes(buf)
 
 
 def canonical_hash(obj) -> str:

@@ -38,19 +38,33 @@ PR_SET_PDEATHSIG = 1
 PR_SET_NO_NEW_PRIVS = 38
 
 
-def serve(fd: int, config: dict) -> None:
-    """Entry point in the forked child; never returns."""
-    import faulthandler
+def serve(fd: int, out_fd: int, report_fd: int, config: dict) -> None:
+    """Entry point in the cloned child; never returns.
 
-    faulthandler.disable()  # it holds a copy of the grader's stderr
-    # the grader's other descriptors (its stdout, pipes to the batch, capture files) are not the worker's
-    os.closerange(3, fd)
-    os.closerange(fd + 1, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+    The child confines itself and writes its report (the features it got, or
+    why it could not) to `report_fd`, which the warm parent reads; only then,
+    with that pipe closed, does any student code run.
+    """
+    import faulthandler
+    import json
+
+    faulthandler.disable()  # it holds a copy of the warm parent's stderr
+    keep = sorted((fd, out_fd, report_fd))
+    os.closerange(3, keep[0])
+    os.closerange(keep[0] + 1, keep[1])
+    os.closerange(keep[1] + 1, keep[2])
+    os.closerange(keep[2] + 1, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
     sock = socket.socket(fileno=fd)
     try:
-        confine(config)
-    except BaseException as e:  # noqa: BLE001 - the trusted side reports "exit code 3"
-        os.write(2, f"dlgrade worker: could not confine itself: {e}\n".encode())
+        confine(config, out_fd)
+        report = {"features": config["isolation"]}
+    except BaseException as e:  # noqa: BLE001 - the warm parent reports it as a failure of the sandbox
+        report = {"error": f"{type(e).__name__}: {e}"}
+    try:
+        os.write(report_fd, json.dumps(report).encode())
+    finally:
+        os.close(report_fd)
+    if "error" in report:
         os._exit(3)
     try:
         state = WorkerState(config)
@@ -63,8 +77,11 @@ def serve(fd: int, config: dict) -> None:
 
 
 # ---------------------------------------------------------------- confinement
-def confine(config: dict) -> None:
-    """Limits first, then namespaces and mounts (`isolate.enter`), then no way back."""
+def confine(config: dict, out_fd: int) -> None:
+    """Namespaces and mounts (`isolate.enter`), then limits, then no way back: no capabilities,
+    no_new_privs and the system-call filter. In a strict sandbox every step is required."""
+    import tempfile
+
     os.setsid()  # own process group: the trusted side kills it whole
     _setrlimit(resource.RLIMIT_CORE, 0)
     libc = ctypes.CDLL(None, use_errno=True)
@@ -72,18 +89,18 @@ def confine(config: dict) -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # over the output cap: write fails, process lives
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the warm parent's reaper is not the worker's
 
-    # confinement first: a file open for writing would keep the filesystem from turning read-only
-    isolation = isolate.enter(config) if config.get("isolate", True) else []
+    weak = config.get("weak", False)
+    isolation = isolate.enter_weak(config) if weak else isolate.enter(config)
     work = config["workdir"]
     os.chdir(work)
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
-    out = os.open(os.path.join(work, "output.txt"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    os.dup2(out, 1)
-    os.dup2(out, 2)
+    os.dup2(out_fd, 1)
+    os.dup2(out_fd, 2)
     os.close(null)
-    os.close(out)
+    os.close(out_fd)
     # whatever the grader's own sys.stdout was (a capture, a terminal), the worker's is fd 1
     sys.stdin = open(0, "r", closefd=False)
     sys.stdout = open(1, "w", buffering=1, closefd=False, errors="replace")
@@ -92,15 +109,31 @@ def confine(config: dict) -> None:
     os.environ.clear()
     os.environ.update({"HOME": work, "TMPDIR": work, "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8",
                        "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NO_PROXY": "*"})
+    tempfile.tempdir = work  # the warm parent's cached /tmp is hidden and read-only here
     lim = config["limits"]
     _setrlimit(resource.RLIMIT_CORE, 0)
     _setrlimit(resource.RLIMIT_CPU, int(lim["cpu_s"]))
     _setrlimit(resource.RLIMIT_FSIZE, int(lim["output_bytes"]))
     if lim.get("memory_bytes") and config["device"] == "cpu":
         _setrlimit(resource.RLIMIT_DATA, int(lim["memory_bytes"]))
-    if isolate.drop_privileges() and os.geteuid() == 0:
-        isolation.append("no-capabilities")
-    libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    # counted per user in the worker's own user namespace: its processes and threads alone
+    # (not enforced for a process that is root on the host, which a strict worker never is)
+    if _setrlimit(resource.RLIMIT_NPROC, int(lim["max_processes"])) and (not weak or os.getuid() != 0):
+        isolation.append("process-limit")
+    try:
+        isolate.drop_privileges()
+        isolation += ["no-capabilities", "no-new-privs"]
+    except OSError:
+        if not weak:
+            raise
+    from . import seccomp
+
+    try:
+        seccomp.install(cpu=config["device"] == "cpu")
+        isolation.append("seccomp")
+    except OSError:
+        if not weak:
+            raise
 
     # `python -I` semantics: no user site, no cwd; the submission's folder first.
     keep = [p for p in sys.path if p and _is_install_path(p)]
@@ -115,14 +148,15 @@ def _is_install_path(p: str) -> bool:
     return any(rp == r or rp.startswith(r + os.sep) for r in roots)
 
 
-def _setrlimit(which: int, value: int) -> None:
+def _setrlimit(which: int, value: int) -> bool:
     try:
         soft, hard = resource.getrlimit(which)
         if hard != resource.RLIM_INFINITY:
             value = min(value, hard)
         resource.setrlimit(which, (value, value))
+        return True
     except (ValueError, OSError):
-        pass
+        return False
 
 
 # ---------------------------------------------------------------- state
