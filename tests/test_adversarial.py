@@ -36,11 +36,28 @@ def expected(case: str) -> dict:
     return tomllib.loads((CORPUS / case / "expected.toml").read_text())
 
 
+TOKEN = "DLGRADE-LMS-TOKEN-52e1b7"
+SYSV_KEY = 0x444C4752  # sysv_segments's key
+WRITE_MARKER = "# dlgrade-adversarial-write"  # writes_everywhere's line
+
+
 @pytest.fixture(scope="module")
 def corpus_results(toy_week):
+    """The corpus graded in one batch, with a secret in the grader's environment and a server on its loopback."""
+    import socket
+
     honest = toy_week.solution_file.parent
     folders = {"honest_before": honest, **{c: CORPUS / c for c in CASES}, "honest_after": honest}
-    return grade_folders(toy_week, folders, limits=LIMITS)
+    listener = socket.create_server(("127.0.0.1", 47391))  # uses_network must not reach it
+    os.environ["DLGRADE_LMS_TOKEN"] = TOKEN
+    core_pattern = Path("/proc/sys/kernel/core_pattern").read_text()
+    try:
+        results = grade_folders(toy_week, folders, limits=LIMITS)
+    finally:
+        os.environ.pop("DLGRADE_LMS_TOKEN", None)
+        listener.close()
+    assert Path("/proc/sys/kernel/core_pattern").read_text() == core_pattern
+    return results
 
 
 def test_corpus_is_large_enough():
@@ -70,8 +87,31 @@ def test_honest_neighbours_keep_full_marks(corpus_results):
 
 
 def test_hostile_never_beats_honest(corpus_results):
+    """A case that was meant to lose points stays below the honest score: no attack lifts it to full marks."""
     top = corpus_results["honest_before"]["score"]
-    assert all(r["score"] <= top for r in corpus_results.values())
+    for case in CASES:
+        if expected(case)["lost"]:
+            assert corpus_results[case]["score"] < top, (case, by_function(corpus_results[case]))
+
+
+def test_secrets_never_reach_a_result(corpus_results):
+    """The instructor's environment is not the workers': the token is nowhere in any result."""
+    assert TOKEN not in json.dumps(list(corpus_results.values()))
+
+
+def test_no_system_v_segment_outlives_the_batch(corpus_results):
+    keys = [int(line.split()[0]) for line in Path("/proc/sysvipc/shm").read_text().splitlines()[1:] if line.strip()]
+    assert SYSV_KEY not in keys
+
+
+def test_no_write_landed_anywhere(corpus_results):
+    import grader
+    import torch
+
+    engine = Path(grader.__file__).parent
+    for path in [Path(torch.__file__), engine / "testing.py", *engine.parent.glob("*/*.py"),
+                 *(Path(d) / "dlgrade-adversarial.txt" for d in ("/tmp", "/var/tmp", "/root", "/home", "/dev/shm"))]:
+        assert not path.exists() or not path.read_text(errors="replace").endswith(WRITE_MARKER + "\n"), path
 
 
 def test_canary_never_leaves_the_reference(corpus_results):
@@ -87,13 +127,23 @@ def test_nothing_written_outside_the_sandbox(corpus_results):
     assert "raise SystemExit" not in (ROOT / "grader" / "testing.py").read_text()
 
 
-def test_same_submission_twice_same_scores(toy_week):
-    folders = {"a": CORPUS / "patches_comparisons", "b": CORPUS / "lying_object"}
+def test_same_submission_twice_same_scores(toy_week, toy_source, tmp_path):
+    """Same seed, same scores and messages; the messages depend on the hidden inputs, so a new seed changes them."""
+    from support import make_submission
+
+    wrong = toy_source.replace("return a + b", "return a + b + 1e-3 * a * b")
+    assert wrong != toy_source
+    folders = {"a": make_submission(tmp_path, "a", wrong, "toy"), "b": CORPUS / "lying_object"}
     one = grade_folders(toy_week, folders, limits=LIMITS, seed=5)
     two = grade_folders(toy_week, folders, limits=LIMITS, seed=5)
+    other = grade_folders(toy_week, folders, limits=LIMITS, seed=6)
+    assert 0 < one["a"]["score"] < one["a"]["max_score"]
     for k in folders:
         assert [t["score"] for t in one[k]["tests"]] == [t["score"] for t in two[k]["tests"]]
         assert [t["message"] for t in one[k]["tests"]] == [t["message"] for t in two[k]["tests"]]
+    hidden = [t["message"] for t in one["a"]["tests"] if t["function"] == "add" and t["visibility"] == "hidden"]
+    assert hidden and hidden != [t["message"] for t in other["a"]["tests"]
+                                 if t["function"] == "add" and t["visibility"] == "hidden"]
 
 
 def _processes_with(marker: str) -> list[int]:

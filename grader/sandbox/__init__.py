@@ -70,6 +70,17 @@ REQUIRED = ("user-namespace", "unprivileged", "pid-namespace", "network", "ipc-n
             "scratch-tmpfs", "private-proc", "no-capabilities", "seccomp", "process-limit", "memory-limit")
 
 
+def install_paths() -> list[str]:
+    """What a worker may see of this machine's Python: the installation and every site-packages folder.
+
+    Not, say, a tests folder someone put on sys.path, nor the course folder an
+    editable install of dlgrade points into.
+    """
+    roots = [os.path.realpath(r) for r in (sys.prefix, sys.base_prefix, sys.exec_prefix)]
+    return roots + [p for p in sys.path if p and (any(os.path.realpath(p).startswith(r + os.sep) for r in roots)
+                                                  or os.path.basename(p) in ("site-packages", "dist-packages"))]
+
+
 def _warm_optim() -> None:
     import torch
 
@@ -125,10 +136,16 @@ class Sandbox:
             (self.run_root / sub).mkdir()
         os.chmod(self.run_root, 0o755)
         os.chmod(self.run_root / "stage", 0o755)
-        # only the Python installation stays visible (not, say, a tests folder someone put on sys.path)
-        roots = [os.path.realpath(r) for r in (sys.prefix, sys.base_prefix, sys.exec_prefix)]
-        keep = roots + [p for p in sys.path if p and any(os.path.realpath(p).startswith(r + os.sep) for r in roots)]
-        self.hide, self.keep = isolate.hide_list((*isolate.DEFAULT_HIDE, *self.hide_candidates), keep)
+        self.keep = isolate.keep_list(install_paths())
+        for k in self.keep:  # a worker sees these: none may hold the course, the outputs or the class
+            for h in (*self.hide_candidates, *isolate.PRIVATE):
+                h = os.path.realpath(h)
+                if h == k or h.startswith(k + os.sep):
+                    self.close()
+                    raise SandboxFailure(f"the Python installation {k} holds {h}, which workers must not see; "
+                                         "install dlgrade in a virtual environment of its own")
+        (self.run_root / "newroot").mkdir(mode=0o755)
+        os.chmod(self.run_root / "newroot", 0o755)
         self.cgroups = _make_cgroups(self.limits)
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         env = {**CLEAN_ENV, **{k: os.environ[k] for k in PASS_ENV if k in os.environ}}
@@ -250,7 +267,7 @@ class Sandbox:
             "seed": seed,
             "limits": asdict(self.limits),
             "run_root": str(self.run_root),
-            "hide": self.hide,
+            "new_root": str(self.run_root / "newroot"),
             "keep": self.keep,
             "cgroups": list(self.cgroups.values()),
             "weak": self.weak,

@@ -7,10 +7,9 @@ uid 0, outside it is an unprivileged host user (`SANDBOX_ID`, "nobody", when
 the grader runs as root; the grader's own user otherwise). Only then does the
 worker confine itself (`enter`), still before any student code:
 
-1. the whole filesystem read-only; an empty tmpfs over each folder to hide
-   (the course, the outputs, the run folder, home, work and temp folders),
-   with only the Python installation and this worker's own submission bound
-   back read-only; a size-capped tmpfs as the scratch folder;
+1. a new root of its own (`_filesystem`): the system's programs and
+   libraries, the Python installation and its own submission, read-only, and
+   a size-capped tmpfs as its scratch folder; nothing else of the host;
 2. a fresh /proc of the worker's own PID namespace, with its writable knobs
    (/proc/sys, /proc/sysrq-trigger, ...) read-only;
 3. every supplementary group dropped and the uid and gid switched to the
@@ -42,6 +41,7 @@ MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVA
     1, 2, 4, 8, 32, 4096, 16384, 1 << 18)
 AT_FDCWD, AT_RECURSIVE, MOUNT_ATTR_RDONLY = -100, 0x8000, 1
 SYS_MOUNT_SETATTR = 442  # x86_64 and aarch64 alike
+MNT_DETACH = 2
 PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 24, 38
 SANDBOX_ID = 65534  # the host uid and gid of a worker when the grader runs as root ("nobody")
 
@@ -83,6 +83,7 @@ def _mount(src, target, fstype, flags, data=None) -> bool:
 
 # ------------------------------------------------------------------ warm parent side
 SYS_CLONE = {"x86_64": 56, "aarch64": 220}.get(platform.machine())
+SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}.get(platform.machine(), -1)
 
 
 def clone_isolated() -> int:
@@ -128,7 +129,6 @@ def _write(path: str, text: str) -> None:
 def enter(config: dict) -> list[str]:
     """Confine this freshly cloned worker (see the module's docstring); return the features."""
     _filesystem(config, root_outside=config["outside_uid"] == 0)
-    _proc()
     with open("/proc/self/uid_map") as f:
         inside, outside, _ = f.read().split()[:3]
     if os.getuid() != 0 or inside != "0" or outside == "0":
@@ -149,64 +149,98 @@ def enter_weak(config: dict) -> list[str]:
     return features
 
 
-def _filesystem(config: dict, root_outside: bool) -> None:
-    """Read-only root, hidden folders, and what the worker needs bound back.
+# What a worker sees of the host: the system's programs and libraries (read-only), a few files of
+# /etc, a handful of devices, and, added per run, the Python installation. Everything else (home and
+# work folders, the course, other students, mounts that tools of the machine add) is simply absent.
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/sys")
+ETC_FILES = ("passwd", "group", "hosts", "nsswitch.conf", "ld.so.cache", "ld.so.conf", "localtime", "os-release",
+             "mime.types")
+DEVICES = ("null", "zero", "full", "random", "urandom")
+SUBMISSION, SCRATCH = "/sandbox/submission", "/sandbox/scratch"
 
-    Each hidden folder gets an empty tmpfs. What the worker still needs inside
-    one (the Python installation, its own staged submission) is bound back at
-    the same path from a descriptor opened before the covering, read-only.
-    The scratch folder is a fresh tmpfs of `scratch_bytes`, owned by the
-    worker. The descriptors are opened with the grader's own credentials
-    (a Python installation under /root is readable only so); everything
-    after that is done as the namespace's 0, an unprivileged host user.
+
+def _filesystem(config: dict, root_outside: bool) -> None:
+    """A new root of the worker's own: only what it needs, read-only, and a scratch folder.
+
+    A fresh tmpfs becomes the root (pivot_root). Into it go, read-only, the
+    system's program and library folders, a few files of /etc, a handful of
+    devices (the GPU's too for --device cuda), the Python installation and
+    site-packages at their own paths, and the student's staged submission at
+    /sandbox/submission; then a size-capped tmpfs, owned by the worker, at
+    /sandbox/scratch. The old root is detached, so nothing else of the host
+    can be reached, whatever mounts the machine has. Sources are opened with
+    the grader's own credentials (a Python installation under /root is
+    readable only so); everything after that is done as the namespace's 0, an
+    unprivileged host user.
     """
     _check(_mount(None, "/", None, MS_REC | MS_PRIVATE), "making mounts private")
-    attr = _MountAttr(MOUNT_ATTR_RDONLY, 0, 0, 0)
-    _check(_libc.syscall(SYS_MOUNT_SETATTR, AT_FDCWD, b"/", AT_RECURSIVE, ctypes.byref(attr),
-                         ctypes.sizeof(attr)) == 0, "making the filesystem read-only")
-    run_root = os.path.realpath(config["run_root"])
-    sub, work = os.path.join(run_root, "submission"), os.path.join(run_root, "work")
-    hides = [h for h in config.get("hide", []) if os.path.isdir(h)]
-    if not any(run_root == h or run_root.startswith(h + os.sep) for h in hides):
-        hides.append(run_root)
-    shows = [(sub, os.open(config["submission_dir"], os.O_RDONLY | os.O_DIRECTORY))]
-    for keep in config.get("keep", []):
-        if os.path.isdir(keep) and any(keep.startswith(h + os.sep) for h in hides):
-            shows.append((keep, os.open(keep, os.O_RDONLY | os.O_DIRECTORY)))
+    sources = [(SUBMISSION, config["submission_dir"], False)]
+    sources += [(d, d, False) for d in SYSTEM_DIRS if os.path.isdir(d) and not os.path.islink(d)]
+    sources += [(k, k, False) for k in config.get("keep", [])]
+    sources += [(f"/etc/{f}", f"/etc/{f}", True) for f in ETC_FILES if os.path.isfile(f"/etc/{f}")]
+    devices = list(DEVICES) + ([d for d in os.listdir("/dev") if d.startswith("nvidia")]
+                               if config.get("device") == "cuda" else [])
+    sources += [(f"/dev/{d}", f"/dev/{d}", True) for d in devices if os.path.exists(f"/dev/{d}")]
+    opened = []
     try:
+        for target, src, is_file in sources:
+            flags = os.O_PATH | (0 if is_file else os.O_DIRECTORY)
+            opened.append((target, os.open(src, flags), is_file))
         _become_unprivileged(root_outside)
-        for path in sorted(hides, key=len):
-            _check(_mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,nr_inodes=4096,mode=755"),
-                   f"hiding {path}")
-        for path, fd in shows:
-            os.makedirs(path, exist_ok=True)
-            _check(_mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC), f"showing {path}")
-            # a bind of the read-only root is read-only too, but say so explicitly
-            _check(_mount(None, path, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV),
-                   f"making {path} read-only")
-        os.makedirs(work, exist_ok=True)
-        scratch = int(config["limits"]["scratch_bytes"])
-        _check(_mount("tmpfs", work, "tmpfs", MS_NOSUID | MS_NODEV,
-                      f"size={scratch},nr_inodes=16384,mode=700,uid=0,gid=0"), "mounting the scratch folder")
-        for path in hides:
-            _check(_mount(None, path, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV), f"sealing {path}")
+        new_root = config["new_root"]
+        _check(_mount("tmpfs", new_root, "tmpfs", MS_NOSUID | MS_NODEV, "size=4m,nr_inodes=8192,mode=755"),
+               "mounting the new root")
+        for target, fd, is_file in opened:
+            path = new_root + target
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            if is_file:
+                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o644))
+            else:
+                os.makedirs(path, exist_ok=True)
+            _check(_mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC), f"showing {target}")
+            dev = target.startswith("/dev/")
+            _check(_mount(None, path, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID |
+                          (0 if dev else MS_NODEV) | (0 if target in SYSTEM_DIRS or not is_file or dev else MS_NOEXEC)),
+                   f"making {target} read-only")
     finally:
-        for _, fd in shows:
+        for _, fd, _ in opened:
             os.close(fd)
-    config["submission_dir"], config["workdir"] = sub, work
-    os.chdir(work)
+    # the recursive binds (/usr may hold mounts) are read-only all the way down
+    attr = _MountAttr(MOUNT_ATTR_RDONLY, 0, 0, 0)
+    for target, _, is_file in sources:
+        if not is_file:
+            _check(_libc.syscall(SYS_MOUNT_SETATTR, AT_FDCWD, (new_root + target).encode(), AT_RECURSIVE,
+                                 ctypes.byref(attr), ctypes.sizeof(attr)) == 0, f"sealing {target}")
+    for folder in ("/proc", "/tmp", SCRATCH, "/.old"):
+        os.makedirs(new_root + folder, exist_ok=True)
+    for d in SYSTEM_DIRS:  # merged-/usr systems: /bin -> usr/bin and so on
+        if os.path.islink(d):
+            os.symlink(os.readlink(d), new_root + d)
+    os.symlink("/proc/self/fd", new_root + "/dev/fd")
+    scratch = int(config["limits"]["scratch_bytes"])
+    _check(_mount("tmpfs", new_root + SCRATCH, "tmpfs", MS_NOSUID | MS_NODEV,
+                  f"size={scratch},nr_inodes=16384,mode=700,uid=0,gid=0"), "mounting the scratch folder")
+    _proc(new_root + "/proc")  # while the host's /proc is still there to vouch for it
+    os.chdir(new_root)
+    _check(_libc.syscall(SYS_PIVOT_ROOT, b".", b".old") == 0, "switching to the new root")
+    os.chdir("/")
+    _check(_libc.umount2(b"/.old", MNT_DETACH) == 0, "detaching the old root")
+    os.rmdir("/.old")
+    _check(_mount(None, "/", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV), "sealing the new root")
+    config["submission_dir"], config["workdir"] = SUBMISSION, SCRATCH
+    os.chdir(SCRATCH)
 
 
-def _proc() -> None:
+def _proc(path: str) -> None:
     """A /proc of this PID namespace, its machine-wide knobs read-only."""
-    _check(_mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC), "mounting /proc")
+    _check(_mount("proc", path, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC), "mounting /proc")
     for name in PROC_READ_ONLY:
-        path = f"/proc/{name}"
-        if not os.path.exists(path):
+        knob = f"{path}/{name}"
+        if not os.path.exists(knob):
             continue
-        _check(_mount(path, path, None, MS_BIND | MS_REC), f"binding {path}")
-        _check(_mount(None, path, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC),
-               f"making {path} read-only")
+        _check(_mount(knob, knob, None, MS_BIND | MS_REC), f"binding /proc/{name}")
+        _check(_mount(None, knob, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC),
+               f"making /proc/{name} read-only")
 
 
 def _become_unprivileged(root_outside: bool) -> None:
@@ -231,20 +265,12 @@ def drop_privileges() -> None:
     _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0, "setting no_new_privs")
 
 
-# Folders where people and tools keep files; the worker needs none of them
-# (the Python installation inside any of them is kept visible).
-DEFAULT_HIDE = ("/home", "/root", "/work", "/tmp", "/var/tmp", "/srv", "/mnt", "/media", "/opt", "/run/user")
+# Folders a Python installation shown to workers must never contain.
+PRIVATE = ("/home", "/root", "/work", "/tmp", "/var/tmp", "/srv")
 
 
-def hide_list(candidates, keep) -> tuple[list[str], list[str]]:
-    """The folders to hide and the kept paths to show again inside them.
-
-    A kept path (the Python installation, say) inside a hidden folder is
-    bound back by the worker; nested candidates collapse into the outer one.
-    """
-    hides = sorted({os.path.realpath(str(c)) for c in candidates if os.path.isdir(str(c))} - {"/"})
-    hides = [h for h in hides if not any(h.startswith(q + os.sep) for q in hides)]
-    kept = sorted({os.path.realpath(k) for k in keep if os.path.isdir(k)})
+def keep_list(paths) -> list[str]:
+    """The Python folders to show a worker: existing, outermost only, not already in the system folders."""
+    kept = sorted({os.path.realpath(k) for k in paths if os.path.isdir(k)})
     kept = [k for k in kept if not any(k.startswith(q + os.sep) for q in kept)]
-    hides = [h for h in hides if h not in kept]
-    return hides, [k for k in kept if any(k.startswith(h + os.sep) for h in hides)]
+    return [k for k in kept if not any(k == d or k.startswith(d + os.sep) for d in SYSTEM_DIRS)]

