@@ -88,6 +88,10 @@ def grade(week: str, submissions: tuple[Path, ...], out_dir: Path, jobs: int | N
                         output_kb=output_kb, seed=seed, force=force, id_pattern=id_pattern, device=device,
                         progress=True)
     click.echo(summary)
+    if summary.missing:
+        click.secho(f"error: {len(summary.missing)} submission(s) got no result ({', '.join(summary.missing)}); "
+                    "run the same command again to grade them.", fg="red", err=True)
+        sys.exit(2)
 
 
 @cli.command()

@@ -151,3 +151,120 @@ def test_broken_archive_costs_only_itself(tmp_path):
     assert summary.graded == 2 and summary.not_gradable == 2
     bad = json.loads((out / "week04" / "au300010.json").read_text())
     assert bad["status"] == "not_gradable" and "notebook" in bad["error"]
+
+
+# --------------------------------------------------------------------------- one submission never costs another
+
+def killer_class(dest: Path) -> tuple[Path, dict[str, str]]:
+    """Three honest students and four submissions that each break the trusted process in their own way.
+
+    Returns the folder and {student: what must be in its error} for the ones that cannot be graded.
+    """
+    ref = COURSE.week("week04").solution_file.read_text()
+    small_class(dest, 3)
+    deep = "\n\nBIG = " + " + ".join(["1"] * 5000) + "\n"        # the ban scan's ast.parse raises RecursionError
+    (dest / "au300100").mkdir()
+    (dest / "au300100" / "conv.py").write_text(ref + deep)
+    cells = [ref, "SCALE = " + " + ".join(["1"] * 1200) + "\n"]    # the notebook converter would recurse
+    (dest / "au300101.ipynb").write_text(json.dumps({
+        "nbformat": 4, "nbformat_minor": 5, "metadata": {},
+        "cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source": c}
+                  for c in cells]}))
+    for student in ("au300102", "au300103"):                     # broken by the monkeypatch in the test
+        (dest / student).mkdir()
+        (dest / student / "conv.py").write_text(ref)
+    return dest, {"au300100": "RecursionError", "au300102": "KeyError", "au300103": "grader process died"}
+
+
+@pytest.fixture
+def fragile_grader(monkeypatch):
+    """au300102 raises KeyError in the trusted process; au300103 kills its grader process outright."""
+    from grader.plugin import GradingPlugin
+
+    real = GradingPlugin.grade
+
+    def grade(self, target):
+        if target.student == "au300102":
+            raise KeyError("value")
+        if target.student == "au300103":
+            os._exit(3)
+        return real(self, target)
+
+    monkeypatch.setattr(GradingPlugin, "grade", grade)
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_submission_that_breaks_the_grader_costs_only_itself(tmp_path, fragile_grader, jobs):
+    subs, broken = killer_class(tmp_path / "subs")
+    out = tmp_path / "out"
+    summary = api.grade(week="week04", submissions=[subs], out_dir=out, jobs=jobs, course=COURSE)
+    results = {p.stem: json.loads(p.read_text()) for p in (out / "week04").glob("au*.json")}
+    assert sorted(results) == sorted(["au300000", "au300001", "au300002", "au300101", *broken])
+    for student in ("au300000", "au300001", "au300002", "au300101"):     # the victims keep their grade
+        assert results[student]["status"] == "graded" and results[student]["score"] == 30.0, results[student]
+    assert any("nested too deeply" in n for n in results["au300101"]["notes"])
+    for student, words in broken.items():
+        r = results[student]
+        assert r["status"] == "not_gradable" and words in r["error"], r
+        assert len(r["error"].splitlines()) == 1 and r["submission_sha256"] == ""   # retried on a rerun
+    assert summary.graded == 4 and summary.not_gradable == 3 and summary.missing == []
+    assert all(s in str(summary) for s in broken)
+    rows = {r["student"]: r for r in csv.DictReader((out / "week04" / "gradebook.csv").open())}
+    assert rows["au300000"]["score"] == "30.0" and set(rows) == set(results)
+
+
+def test_grade_names_missing_results_and_exits_non_zero(tmp_path, monkeypatch):
+    """If results are fewer than submissions (here: a grader that drops one), grade says who and exits 2."""
+    from grader import batch
+
+    subs = small_class(tmp_path / "subs", 2)
+    real = batch._run_jobs
+
+    def lossy(week, todo, *a, **kw):
+        yield from (r for r in real(week, todo, *a, **kw) if r["student"] != "au300001")
+
+    monkeypatch.setattr(batch, "_run_jobs", lossy)
+    summary = api.grade(week="week04", submissions=[subs], out_dir=tmp_path / "out", jobs=1, course=COURSE)
+    assert summary.missing == ["au300001"] and not summary.complete
+    assert "no result (1): au300001" in str(summary)
+
+    from click.testing import CliRunner
+    from grader.cli import cli
+
+    monkeypatch.setenv("DLGRADE_COURSE", str(ROOT))
+    res = CliRunner().invoke(cli, ["grade", "week04", str(subs), "-o", str(tmp_path / "out2"), "-j", "1"])
+    assert res.exit_code == 2, res.output
+    assert "au300001" in res.output and "Traceback" not in res.output
+
+
+def test_malformed_hello_reply_is_an_import_error_not_a_crash():
+    """A worker whose reply to "hello" lacks "value" (or is no dict) costs that submission its tests, nothing more."""
+    from grader.errors import StudentImportError
+    from grader.proxy import Session, StudentModule
+
+    class Worker:
+        alive = True
+
+        def __init__(self, reply):
+            self.reply = reply
+
+        def request(self, req, timeout=None):
+            return self.reply
+
+        def kill(self, wait=True):
+            self.alive = False
+
+    class Sandbox:
+        def __init__(self, reply):
+            self.reply = reply
+
+        def spawn(self, *a, **kw):
+            return Worker(self.reply)
+
+    week = COURSE.week("week04")
+    for reply in ({"ok": True}, {"ok": True, "value": ["conv2d_forward"]}, {"value": {}}, ["ok"], None):
+        session = Session(Sandbox(reply), Path("."), week, seed=0, device="cpu")
+        session.probe()
+        assert session.import_error and "conv.py" in session.import_error, reply
+        with pytest.raises(StudentImportError):
+            StudentModule(session).conv2d_forward(1)
