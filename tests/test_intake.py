@@ -588,3 +588,54 @@ def test_bulk_download_limits_scale_with_the_number_of_students(tmp_path, work, 
     assert sorted(s.student for s in subs) == ["au11111", "au21111"] and all(s.error is None for s in subs)
     one = make_zip(tmp_path / "in" / "au31111.zip", {"conv.py": "1", "a.py": "2", "b.py": "3", "c.py": "4"})
     _not_gradable(intake([one], limits=Limits(max_files=3)), "4 entries")
+
+
+# --------------------------------------------------------------------------- one submission costs only itself
+
+@pytest.mark.parametrize("terms", [1200, 5000])
+def test_deeply_nested_notebook_cell_is_dropped_with_a_note(tmp_path, work, intake, terms):
+    """`SCALE = 1 + 1 + ...` made the converter (1,200 terms) or the parser (5,000) recurse and stop intake."""
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "au1.ipynb").write_text(notebook(("code", "def conv2d(x, w):\n    return x\n"),
+                                          ("code", "SCALE = " + " + ".join(["1"] * terms) + "\n"),
+                                          ("code", "def later():\n    return 2\n")))
+    (d / "au2").mkdir()
+    (d / "au2" / "conv.py").write_text(GOOD)
+    subs = by_student(intake([d]))
+    assert files_of(subs["au2"]) == {"conv.py": GOOD}                  # the classmate is untouched
+    source = files_of(subs["au1"])["conv.py"]
+    assert "def conv2d" in source and "def later" in source and "SCALE" not in source
+    assert any("cell 2" in n and "nested too deeply" in n for n in subs["au1"].notes), subs["au1"].notes
+
+
+def test_an_unexpected_failure_in_intake_costs_only_that_submission(tmp_path, work, intake, monkeypatch):
+    from grader.intake import assembly
+
+    real = assembly.notebook_to_module
+
+    def fragile(text, name="the notebook"):
+        if "boom" in text:
+            raise RuntimeError("converter bug")
+        return real(text, name)
+
+    monkeypatch.setattr(assembly, "notebook_to_module", fragile)
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "au1.ipynb").write_text(notebook(("code", "# boom\ndef conv2d(x, w):\n    return x\n")))
+    (d / "au2.ipynb").write_text(notebook(("code", "def conv2d(x, w):\n    return w\n")))
+    (d / "au3").mkdir()
+    (d / "au3" / "conv.py").write_text(GOOD)
+    subs = by_student(intake([d]))
+    assert set(subs) == {"au1", "au2", "au3"}
+    bad = subs["au1"]
+    assert bad.folder is None and "RuntimeError: converter bug" in bad.error and len(bad.error.splitlines()) == 1
+    assert "return w" in files_of(subs["au2"])["conv.py"] and files_of(subs["au3"]) == {"conv.py": GOOD}
+
+
+def test_a_cell_that_does_not_parse_says_which_cell_why_and_what_it_loses():
+    text = notebook(("code", "import torch\n"), ("code", "def sobel(x):\n    return x +\n\n\ndef other():\n    pass\n"))
+    _, notes = notebook_to_module(text)
+    [note] = [n for n in notes if n.startswith("dropped cell 2")]
+    assert "line 2: invalid syntax" in note and "return x +" in note, note
+    assert "sobel, other are not defined" in note, note

@@ -69,8 +69,18 @@ def collect(paths: Sequence[Path], module: str, workdir: Path, *, id_pattern: st
     ctx = _Context(root, module, _compile_id_pattern(id_pattern), limits)
     pending: list[_Pending] = []
     for p in paths:
-        pending.extend(ctx.from_path(Path(p)))
+        try:
+            pending.extend(ctx.from_path(Path(p)))
+        except IntakeError:
+            raise
+        except Exception as e:  # noqa: BLE001 - one odd path is not gradable; it never stops the others
+            pending.append(_Pending(str(p), _stem(Path(p).name), error=_intake_failed(e)))
     return ctx.finish(pending)
+
+
+def _intake_failed(e: BaseException) -> str:
+    what = " ".join(f"{type(e).__name__}: {e}".split())[:160]
+    return f"intake could not read this submission ({what}); look at it by hand."
 
 
 def _manifest(path: Path) -> dict | None:
@@ -322,7 +332,13 @@ class _Context:
 
     def finish(self, pending: list[_Pending]) -> list[Submission]:
         """Name every submission (unique ids), then build its clean folder."""
-        built = [self.build(p) for p in pending]
+        built = []
+        for p in pending:
+            try:
+                built.append(self.build(p))
+            except Exception as e:  # noqa: BLE001 - whatever one submission causes costs only itself
+                built.append((_sanitize_id(_match_id(p.fallback, self.rx) or p.fallback), p, None, "",
+                              _intake_failed(e)))
         taken: dict[str, str] = {}
         all_ids = {sid for sid, *_ in built}
         out = []

@@ -120,7 +120,12 @@ class _Converter:
             if tree is None:
                 continue
             for node in tree.body:
-                kind = self.keep(node)
+                try:
+                    kind = self.keep(node)
+                except (RecursionError, MemoryError):    # thousands of terms in one expression
+                    self.notes.append(f"dropped the statement at line {node.lineno} of cell {number}: "
+                                      "it is nested too deeply to check")
+                    continue
                 if kind is None:
                     self.drop(node)
                     continue
@@ -141,6 +146,9 @@ class _Converter:
         except SyntaxError as e:
             raise IntakeError(f"{_cap(self.name)} could not be converted to a module (line {e.lineno}: {e.msg}); "
                               "submit the module as a .py file.") from None
+        except (RecursionError, MemoryError):
+            raise IntakeError(f"{_cap(self.name)} could not be converted to a module (an expression is nested too "
+                              "deeply to read); split it into smaller ones.") from None
         return source, self.summary()
 
     def parse_cell(self, number: int, src: str) -> tuple[ast.Module | None, str]:
@@ -152,12 +160,22 @@ class _Converter:
             return ast.parse(src), src
         except (SyntaxError, ValueError):
             pass
+        except (RecursionError, MemoryError):
+            self.notes.append(f"dropped cell {number}: it is nested too deeply to read "
+                              f"(an expression of thousands of terms){_lost_names(src)}")
+            return None, src
         cleaned = self.strip_magic(src)
         try:
             return ast.parse(cleaned), cleaned
         except (SyntaxError, ValueError) as e:
             where = f"line {e.lineno}: {e.msg}" if isinstance(e, SyntaxError) else str(e)
-            self.notes.append(f"dropped cell {number}: it does not parse ({where})")
+            if isinstance(e, SyntaxError) and e.text:
+                where += f" in `{' '.join(e.text.split())[:60]}`"
+            self.notes.append(f"dropped cell {number}: it does not parse ({where}){_lost_names(src)}")
+            return None, src
+        except (RecursionError, MemoryError):
+            self.notes.append(f"dropped cell {number}: it is nested too deeply to read "
+                              f"(an expression of thousands of terms){_lost_names(src)}")
             return None, src
 
     def strip_magic(self, src: str) -> str:
@@ -337,6 +355,18 @@ class _Converter:
         if not self.kept["definition"]:
             notes.append("the notebook defines no functions or classes")
         return notes + self.notes
+
+
+_DEFINITION = re.compile(r"^(?:async\s+def|def|class)\s+([A-Za-z_]\w*)", re.MULTILINE)
+
+
+def _lost_names(src: str) -> str:
+    """', so f and g are not defined': what a dropped cell would have defined, for the student to look for."""
+    names = list(dict.fromkeys(_DEFINITION.findall(src)))
+    if not names:
+        return ""
+    shown = ", ".join(names[:6]) + (", ..." if len(names) > 6 else "")
+    return f", so {shown} {'is' if len(names) == 1 else 'are'} not defined; fix that cell"
 
 
 def _plain_target(t: ast.expr) -> bool:
