@@ -60,7 +60,7 @@ def grade(*, week: str, submissions: list[Path], out_dir: Path = Path("out"), jo
           timeout: float | None = None, seed: int | None = None, force: bool = False, id_pattern: str | None = None,
           device: str = "cpu", progress: bool = False, course: Course | None = None,
           test_timeout: float | None = None, submission_timeout: float | None = None,
-          memory_mb: int | None = None, output_kb: int | None = None):
+          memory_mb: int | None = None, output_kb: int | None = None, bulk: bool = False):
     """Grade a class; settings not given come from the course's dlgrade.toml, then the defaults."""
     from .batch import grade_batch
 
@@ -76,7 +76,8 @@ def grade(*, week: str, submissions: list[Path], out_dir: Path = Path("out"), jo
     try:
         return grade_batch(w, list(submissions), Path(out_dir), jobs=jobs or settings.jobs, limits=limits,
                            seed=settings.seed if seed is None else seed, force=force,
-                           id_pattern=id_pattern or settings.id_pattern, device=device, on_progress=on_progress)
+                           id_pattern=id_pattern or settings.id_pattern, bulk=bulk, device=device,
+                           on_progress=on_progress)
     finally:
         if on_progress:
             on_progress("stop", None, 0, 0)

@@ -89,7 +89,7 @@ def already_graded(out_dir: Path, target: Target) -> bool:
 
 def grade_batch(week: Week, submissions: list[Path], out_dir: Path, *, jobs: int | None = None,
                 limits: Limits | None = None, seed: int = 0, force: bool = False, id_pattern: str | None = None,
-                device: str = "cpu", on_progress: Callable[[str, dict | None, int, int], None] | None = None
+                bulk: bool = False, device: str = "cpu", on_progress: Callable[[str, dict | None, int, int], None] | None = None
                 ) -> BatchSummary:
     """Grade every submission; write `<student>.json` and `gradebook.csv` under out_dir/week."""
     import torch  # noqa: F401 - once, here, before the graders fork
@@ -105,7 +105,7 @@ def grade_batch(week: Week, submissions: list[Path], out_dir: Path, *, jobs: int
     workdir = Path(tempfile.mkdtemp(prefix="dlgrade-intake-"))
     try:
         subs = collect([Path(p) for p in submissions], week.module, workdir,
-                       id_pattern=id_pattern or DEFAULT_ID_PATTERN)
+                       id_pattern=id_pattern or DEFAULT_ID_PATTERN, bulk=bulk)
         targets = [Target(s.student, s.folder, s.sha256, s.error, tuple(s.notes)) for s in subs]
         todo = []
         for t in targets:

@@ -73,10 +73,13 @@ def submit(week: str, path: Path | None, student: str, output: Path | None) -> N
 @click.option("--seed", type=int, default=None, help="Seed of the hidden tests' inputs (default: the course's).")
 @click.option("--force", is_flag=True, help="Grade again even submissions already graded.")
 @click.option("--id-pattern", default=None, help="Regex with a group 'student' for LMS download names.")
+@click.option("--bulk", is_flag=True, help="Each zip given holds one entry per student (a zip is one student's "
+              "unless it is an LMS bulk download).")
 @DEVICE
 def grade(week: str, submissions: tuple[Path, ...], out_dir: Path, jobs: int | None, timeout: float | None,
           test_timeout: float | None, submission_timeout: float | None, memory_mb: int | None,
-          output_kb: int | None, seed: int | None, force: bool, id_pattern: str | None, device: str) -> None:
+          output_kb: int | None, seed: int | None, force: bool, id_pattern: str | None, bulk: bool,
+          device: str) -> None:
     """Grade every submission with the public and hidden tests of WEEK.
 
     Limits not given here come from the course's dlgrade.toml [grading], then the defaults in brackets.
@@ -85,7 +88,7 @@ def grade(week: str, submissions: tuple[Path, ...], out_dir: Path, jobs: int | N
 
     summary = api.grade(week=week, submissions=list(submissions), out_dir=out_dir, jobs=jobs, timeout=timeout,
                         test_timeout=test_timeout, submission_timeout=submission_timeout, memory_mb=memory_mb,
-                        output_kb=output_kb, seed=seed, force=force, id_pattern=id_pattern, device=device,
+                        output_kb=output_kb, seed=seed, force=force, id_pattern=id_pattern, bulk=bulk, device=device,
                         progress=True)
     click.echo(summary)
     if summary.missing:

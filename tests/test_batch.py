@@ -135,7 +135,8 @@ def test_lms_bulk_download_and_submit_zip(tmp_path):
     folder = tmp_path / "mine"
     folder.mkdir()
     (folder / "conv.py").write_text(ref)
-    packed, _ = api.submit(week="week04", path=folder, student="au400003", output=tmp_path / "s.zip", course=COURSE)
+    packed, _ = api.submit(week="week04", path=folder, student="au400003", output=tmp_path / "week04-au400003.zip",
+                           course=COURSE)
     out = tmp_path / "out"
     api.grade(week="week04", submissions=[bulk, packed], out_dir=out, jobs=1, course=COURSE)
     scores = {p.stem: json.loads(p.read_text())["score"] for p in (out / "week04").glob("au*.json")}

@@ -19,8 +19,8 @@ from typing import Sequence
 
 from .archives import _archive_kind, _fit_name, _read_capped, safe_extract
 from .common import MANIFEST, NOTEBOOK, IntakeError, Limits, MiB, _mib, _show
-from .identities import (DEFAULT_ID_PATTERN, _compile_id_pattern, _lms_date, _lms_filename, _match_id,
-                         _sanitize_id, _stem, _zip_student_count)
+from .identities import (DEFAULT_ID_PATTERN, _compile_id_pattern, _fallback_id, _is_lms_download, _lms_date,
+                         _lms_filename, _lms_parts, _named_id, _sanitize_id, _stem, _student_count)
 from .notebooks import notebook_to_module
 
 MANIFEST_MAX = 1 * MiB      # manifest.json is a few hundred bytes
@@ -42,18 +42,27 @@ class Submission:
 # --------------------------------------------------------------------------- public API
 
 def collect(paths: Sequence[Path], module: str, workdir: Path, *, id_pattern: str = DEFAULT_ID_PATTERN,
-            limits: Limits = Limits()) -> list[Submission]:
+            limits: Limits = Limits(), bulk: bool = False) -> list[Submission]:
     """Every submission found in `paths`, each in a clean folder under `workdir`, in input order.
 
     A path may be a zip or tar archive, a notebook, a .py file, a folder of one
-    student's files or a folder (or archive) holding one entry per student,
-    such as an LMS bulk download whose entry names carry the ids that
-    `id_pattern` (a regex with a group named `student`) finds. The student id
-    comes from, in order: the LMS entry name, the `manifest.json` of a
-    `dlgrade submit` zip, the id pattern on the file or folder name, the stem.
-    Ids are reduced to letters, digits, '.', '_' and '-', and a repeated id gets
-    a suffix -2, -3 with a note. Each call writes into a new folder of its own
-    under `workdir`, which the caller removes when grading is done.
+    student's files, or a folder holding one entry per student. An archive is
+    one student's unless it is an LMS bulk download (every top-level entry
+    named in Brightspace's, Canvas's or Moodle's format, and the archive's own
+    name naming no student) or `bulk` is true; then, like a folder, it holds
+    one entry per student.
+
+    Ids come only from names the instructor's side chose, never from what a
+    student controls (a manifest, names inside a student's archive, the file
+    name a student typed into an LMS entry): the LMS's part of an entry name,
+    then `id_pattern` (a regex with a group named `student`) on the entry's,
+    file's or folder's name, then that name's stem (less the `weekNN-` of a
+    `dlgrade submit` zip). Ids are reduced to letters, digits, '.', '_' and
+    '-'. Entries of one LMS download with the same id are one student's
+    attempts; any other two claims on one id are a conflict: that id gets one
+    not-gradable submission naming every claim, for the instructor to resolve.
+    Each call writes into a new folder of its own under `workdir`, which the
+    caller removes when grading is done.
 
     Raises IntakeError for a bad `module` or `id_pattern`, or a path that does
     not exist; a broken or hostile submission is returned as not gradable.
@@ -66,7 +75,7 @@ def collect(paths: Sequence[Path], module: str, workdir: Path, *, id_pattern: st
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     root = Path(tempfile.mkdtemp(prefix="intake-", dir=workdir))
-    ctx = _Context(root, module, _compile_id_pattern(id_pattern), limits)
+    ctx = _Context(root, module, _compile_id_pattern(id_pattern), limits, bulk=bulk)
     pending: list[_Pending] = []
     for p in paths:
         try:
@@ -146,7 +155,7 @@ class _Pending:
 
     source: str
     fallback: str                 # name the id comes from when nothing better is known
-    lms_id: str | None = None     # id from an LMS entry name: trusted over a manifest
+    named_id: str | None = None   # id found in the name of the entry or path (LMS part, or the id pattern)
     files: list[_File] = field(default_factory=list)
     error: str | None = None
     notes: list[str] = field(default_factory=list)
@@ -156,8 +165,8 @@ class _Pending:
 class _Context:
     """State of one `collect` call: its folders, settings and counters."""
 
-    def __init__(self, root: Path, module: str, rx: re.Pattern, limits: Limits):
-        self.root, self.module, self.rx, self.limits = root, module, rx, limits
+    def __init__(self, root: Path, module: str, rx: re.Pattern, limits: Limits, *, bulk: bool = False):
+        self.root, self.module, self.rx, self.limits, self.bulk = root, module, rx, limits, bulk
         self.scratch_count = 0
         self.variant = re.compile(rf"(?i)^{re.escape(module)}(?:\s*\((?P<a>\d+)\)|[-_ ](?P<b>\d+)|\s*-\s*copy)?"
                                   rf"(?P<ext>\.py|\.ipynb)$")
@@ -176,17 +185,18 @@ class _Context:
             return self.from_folder(path, label, path.name, archive=False)
         kind = _archive_kind(path.name)
         if kind:
+            bulk = self.bulk or (kind == "zip" and _is_lms_download(path, self.rx))
             limits = self.limits
-            if kind == "zip":
-                n = _zip_student_count(path, self.rx)
-                if n > 1:
-                    limits = replace(limits, max_total_bytes=limits.max_total_bytes * n,
-                                     max_files=limits.max_files * n)
+            if bulk and kind == "zip":
+                n = _student_count(path, self.rx, self.bulk)
+                limits = replace(limits, max_total_bytes=limits.max_total_bytes * n, max_files=limits.max_files * n)
             dest = self.scratch()
             try:
                 safe_extract(path, dest, limits, keep=_wanted)
             except IntakeError as e:
                 return [_Pending(label, _stem(path.name), error=str(e))]
+            if not bulk:    # one student's archive, whatever names it holds
+                return [self.single(_unwrap(dest), label, _stem(path.name), [], 1)]
             return self.from_folder(dest, label, _stem(path.name), archive=True, level=1)
         low = path.name.lower()
         if low.endswith((".py", NOTEBOOK)):
@@ -205,7 +215,7 @@ class _Context:
 
         if MANIFEST in files or f"{self.module}.py" in files:
             return [self.single(folder, label, fallback, notes, level)]
-        ids = {e.name: _match_id(e.name, self.rx) for e in relevant}
+        ids = {e.name: _named_id(e.name, self.rx) for e in relevant}
         if any(ids.values()):
             return self.per_entry(folder, relevant, ids, label, notes, level)
         nested = dirs or any(_archive_kind(n) for n in files)
@@ -263,22 +273,30 @@ class _Context:
                                         files=[_File(e.name, Path(e.path), e.name)], is_module=True))
         out = []
         for sid, members in groups.items():
-            more = f" and {len(members) - 1} more" if len(members) > 1 else ""
-            p = _Pending(f"{label}/{members[0].name}{more}", sid, lms_id=sid)
-            budget = _Budget(self.limits)
-            try:
-                for e in members:
-                    if e.is_dir(follow_symlinks=False):
-                        p.files += self.gather(Path(e.path), "", e.name, level, budget, p.notes)
-                    else:
-                        rel = _fit_name(_lms_filename(e.name, sid))
-                        p.files += self.gather(Path(e.path), rel, e.name, level, budget, p.notes)
-            except IntakeError as err:
-                p.error = str(err)
-            out.append(p)
+            # several entries with one id are one student's attempts only where the LMS named them all;
+            # anywhere else each is a claim of its own, and two claims are a conflict (see `finish`)
+            batches = [members] if all(_lms_parts(e.name) for e in members) else [[e] for e in members]
+            for batch in batches:
+                out.append(self.entry_group(batch, sid, label, level))
         if notes and (out or singles):
             (out or singles)[0].notes[:0] = notes
         return sorted(out + singles, key=lambda p: p.source)
+
+    def entry_group(self, members: list[os.DirEntry], sid: str, label: str, level: int) -> _Pending:
+        """The entries of a folder or bulk download that carry the id `sid`, as one submission."""
+        more = f" and {len(members) - 1} more" if len(members) > 1 else ""
+        p = _Pending(f"{label}/{members[0].name}{more}", sid, named_id=sid)
+        budget = _Budget(self.limits)
+        try:
+            for e in members:
+                if e.is_dir(follow_symlinks=False):
+                    p.files += self.gather(Path(e.path), "", e.name, level, budget, p.notes)
+                else:
+                    rel = _fit_name(_lms_filename(e.name, sid))
+                    p.files += self.gather(Path(e.path), rel, e.name, level, budget, p.notes)
+        except IntakeError as err:
+            p.error = str(err)
+        return p
 
     def nested_archive(self, path: Path, label: str, level: int) -> list[_Pending]:
         """An archive standing for one student inside a folder of entries."""
@@ -331,34 +349,40 @@ class _Context:
     # ----------------------------------------------------------------- building folders
 
     def finish(self, pending: list[_Pending]) -> list[Submission]:
-        """Name every submission (unique ids), then build its clean folder."""
+        """Name every submission, then build its clean folder; two claims on one id are a conflict."""
         built = []
         for p in pending:
             try:
                 built.append(self.build(p))
             except Exception as e:  # noqa: BLE001 - whatever one submission causes costs only itself
-                built.append((_sanitize_id(_match_id(p.fallback, self.rx) or p.fallback), p, None, "",
-                              _intake_failed(e)))
-        taken: dict[str, str] = {}
-        all_ids = {sid for sid, *_ in built}
+                built.append((self.fallback_id(p), p, None, "", _intake_failed(e)))
+        claims: dict[str, list] = {}
+        for b in built:
+            claims.setdefault(b[0], []).append(b)
         out = []
-        for sid, p, tmp, sha, error in built:
-            student = sid
-            if student in taken:
-                n = 2
-                while f"{sid}-{n}" in taken or f"{sid}-{n}" in all_ids:
-                    n += 1
-                student = f"{sid}-{n}"
-                p.notes.append(f"the student id '{sid}' is also used by {taken[sid]}; this submission is graded as "
-                               f"'{student}'")
-            taken[student] = p.source
+        for sid, group in claims.items():
+            if len(group) > 1:
+                sources = [p.source for _, p, *_ in group]
+                shown = ", ".join(_show("/".join(Path(s).parts[-2:]), 80) for s in sources[:4]) + (
+                    ", ..." if len(sources) > 4 else "")
+                out.append(Submission(
+                    student=sid, source="; ".join(sources), folder=None, sha256="",
+                    error=(f"{len(group)} submissions claim the id '{sid}' ({shown}), so none of them was graded; "
+                           "keep the one that is this student's, or name the other after its owner, and grade "
+                           "again."),
+                    notes=[n for _, p, *_ in group for n in p.notes]))
+                continue
+            [(_, p, tmp, sha, error)] = group
             folder = None
             if tmp is not None:
-                folder = self.root / "students" / student
+                folder = self.root / "students" / sid
                 tmp.rename(folder)
-            out.append(Submission(student=student, source=p.source, folder=folder, sha256=sha, error=error,
+            out.append(Submission(student=sid, source=p.source, folder=folder, sha256=sha, error=error,
                                   notes=p.notes))
         return out
+
+    def fallback_id(self, p: _Pending) -> str:
+        return _sanitize_id(p.named_id or _named_id(p.fallback, self.rx) or _fallback_id(p.fallback))
 
     def build(self, p: _Pending) -> tuple[str, _Pending, Path | None, str, str | None]:
         """(id, pending, folder written, sha256, error) for one submission."""
@@ -380,18 +404,12 @@ class _Context:
         return sid, p, tmp, _sha256(tmp), None
 
     def student_id(self, p: _Pending, manifest: dict | None) -> str:
-        if p.lms_id:
-            sid = _sanitize_id(p.lms_id)
-            if manifest and _sanitize_id(manifest["student"]) != sid:
-                p.notes.append(f"manifest.json names the student {_show(manifest['student'])}; the id from the "
-                               f"download, '{sid}', was used")
-            return sid
-        if manifest:
-            sid = _sanitize_id(manifest["student"])
-            if sid != manifest["student"]:
-                p.notes.append(f"the id {_show(manifest['student'])} in manifest.json was written as '{sid}'")
-            return sid
-        return _sanitize_id(_match_id(p.fallback, self.rx) or p.fallback)
+        """The id from the names the instructor's side chose; a manifest (the student's own words) only adds a note."""
+        sid = self.fallback_id(p)
+        if manifest and _sanitize_id(manifest["student"]) != sid:
+            p.notes.append(f"manifest.json names the student {_show(manifest['student'])}; the id '{sid}' from "
+                           "the file name was used")
+        return sid
 
     def write_files(self, p: _Pending, folder: Path, manifest: dict | None) -> None:
         """Write `<module>.py` (copied or converted from a notebook) and the importable .py files beside it."""

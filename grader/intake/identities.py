@@ -1,4 +1,11 @@
-"""Student ids: from the names an LMS download gives its entries, the id pattern, or a file or folder name."""
+"""Student ids: from the names an LMS download gives its entries, the id pattern, or a file or folder name.
+
+An id comes only from names the instructor's side chose: the LMS's own part
+of a download entry's name, the name of an entry in a folder the instructor
+gave, or of a path given on the command line. Never from what a student
+controls: a manifest, the names inside a student's archive, or the file-name
+part a student typed into an LMS entry (`doejane_12345_67890_<this part>`).
+"""
 
 from __future__ import annotations
 
@@ -16,7 +23,9 @@ from .common import NOTEBOOK, IntakeError
 #   2. Brightspace "<ids> - <username> - <Full Name> - <date> - <file>": the username;
 #   3. Canvas "<login>_[LATE_]<user id>_<submission id>_<file>": the user id;
 #   4. Moodle "<Full Name>_<participant id>_assignsubmission_<plugin>_": the participant id.
-# A name none of these fits takes its id from its own stem (file or folder name).
+# In an entry name an LMS wrote, only the LMS's part (before the student's own file name) is searched.
+# A name none of these fits takes its id from its own stem (file or folder name), less the `weekNN-` of a
+# `dlgrade submit` zip.
 DEFAULT_ID_PATTERN = (
     r"(?i)^(?:"
     r".*?(?<![a-z0-9])(?=au\d{4,}(?!\d))"
@@ -50,6 +59,33 @@ def _compile_id_pattern(pattern: str) -> re.Pattern:
 def _match_id(name: str, rx: re.Pattern) -> str | None:
     m = rx.search(name)
     return (m.group("student") or None) if m else None
+
+
+def _lms_parts(name: str) -> tuple[str, str] | None:
+    """(the LMS's part, the student's own file name) of an entry name in a known LMS's format; else None."""
+    parts = name.split(" - ", 4)
+    if len(parts) == 5 and _BRIGHTSPACE_HEAD.match(parts[0]):
+        return name[: len(name) - len(parts[4])], parts[4]
+    for rx in (_CANVAS_NAME, _MOODLE_NAME):
+        m = rx.match(name)
+        if m:
+            return name[: m.start("file")], m.group("file")
+    return None
+
+
+def _named_id(name: str, rx: re.Pattern) -> str | None:
+    """The id a name the instructor's side chose carries: in an LMS entry name, only in the LMS's part."""
+    lms = _lms_parts(name)
+    return _match_id(lms[0] if lms else name, rx)
+
+
+def _fallback_id(stem: str) -> str:
+    """The id of a name that carries none: its stem, less the `weekNN-` of a `dlgrade submit` zip."""
+    m = _SUBMIT_STEM.fullmatch(stem)
+    return m.group(1) if m else stem
+
+
+_SUBMIT_STEM = re.compile(r"(?i)week\d{1,2}-([A-Za-z0-9._-]{1,64})")
 
 
 def _sanitize_id(raw: str) -> str:
@@ -94,12 +130,30 @@ def _lms_date(entry: str) -> datetime:
     return datetime.min
 
 
-def _zip_student_count(archive: Path, rx: re.Pattern) -> int:
-    """How many distinct ids the top-level names of a zip carry (an LMS bulk download holds many)."""
+def _top_names(archive: Path) -> list[str]:
+    """The top-level names of a zip (hidden and junk entries left out); [] when it cannot be read."""
     try:
         with zipfile.ZipFile(archive) as zf:
             names = zf.namelist()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
-        return 1
+        return []
     tops = {n.replace("\\", "/").lstrip("/").split("/", 1)[0] for n in names}
-    return len({i for i in (_match_id(t, rx) for t in tops) if i})
+    return sorted(t for t in tops if t and not t.startswith(".") and t not in ("__MACOSX", "index.html"))
+
+
+def _is_lms_download(archive: Path, rx: re.Pattern) -> bool:
+    """Whether a zip given on the command line is an LMS bulk download rather than one student's zip.
+
+    Every top-level entry must be named in a known LMS's format, and the zip's
+    own name must name no student (a student's zip renamed after its owner is
+    that student's, whatever it holds).
+    """
+    tops = _top_names(archive)
+    return bool(tops) and all(_lms_parts(t) for t in tops) and _named_id(_stem(archive.name), rx) is None
+
+
+def _student_count(archive: Path, rx: re.Pattern, bulk: bool) -> int:
+    """How many students a bulk zip holds: distinct ids among its top-level names (all its entries if `bulk`)."""
+    tops = _top_names(archive)
+    ids = {i for i in (_named_id(t, rx) for t in tops) if i}
+    return max(len(ids), len(tops) if bulk else 0, 1)
