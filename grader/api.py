@@ -7,6 +7,7 @@ line and scripts that import dlgrade never drift apart.
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from pathlib import Path
 
@@ -62,16 +63,25 @@ def grade(*, week: str, submissions: list[Path], out_dir: Path = Path("out"), jo
           test_timeout: float | None = None, submission_timeout: float | None = None,
           memory_mb: int | None = None, output_kb: int | None = None, bulk: bool = False):
     """Grade a class; settings not given come from the course's dlgrade.toml, then the defaults."""
-    from .batch import grade_batch
+    from .course import OPTION_NAMES, check_setting
+    from .intake.identities import _compile_id_pattern
 
     course = course or Course.find()
     w = course.week(week)
     settings = course.settings()
     limits = settings.limits(call_timeout_s=timeout, test_timeout_s=test_timeout,
                              submission_timeout_s=submission_timeout, memory_mb=memory_mb, output_kb=output_kb)
+    for name, value in (("jobs", jobs), ("seed", seed), ("id_pattern", id_pattern)):
+        if value is not None:
+            check_setting(name, value, OPTION_NAMES[name])
+    if id_pattern or settings.id_pattern:
+        _compile_id_pattern(id_pattern or settings.id_pattern)
     for p in submissions:
         if not Path(p).exists():
             raise UserError(f"{p} does not exist; give zips, notebooks or folders of submissions.")
+    _writable_folder(Path(out_dir) / w.name, "-o")
+    from .batch import grade_batch   # torch: only once every setting and path is known to be good
+
     on_progress = _progress_bar() if progress else None
     try:
         return grade_batch(w, list(submissions), Path(out_dir), jobs=jobs or settings.jobs, limits=limits,
@@ -81,6 +91,30 @@ def grade(*, week: str, submissions: list[Path], out_dir: Path = Path("out"), jo
     finally:
         if on_progress:
             on_progress("stop", None, 0, 0)
+
+
+def _writable_folder(folder: Path, option: str) -> None:
+    """Make `folder` (and its parents) and prove a file can be written there, or say why not in one sentence."""
+    for parent in [folder, *folder.parents]:
+        if parent.exists() and not parent.is_dir():
+            raise UserError(f"{option} {parent} is a file, not a folder; give a folder for the results.")
+        if parent.exists():
+            break
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        raise UserError(f"Cannot write to {folder} ({e.strerror or e}); give {option} a folder you can write to.") from None
+
+
+def _output_file(path: Path, option: str, example: str) -> Path:
+    """Check that `path` can name a file to write: not a folder, in a folder that exists or can be made."""
+    path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{option} {path} is a folder; give the file to write, such as {path / example}.")
+    _writable_folder(path.parent, option)
+    return path
 
 
 def _progress_bar():
@@ -143,13 +177,20 @@ def submit(*, week: str, path: Path | None = None, student: str, output: Path | 
     manifest = {"student": student, "week": w.name,
                 "files": {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in files},
                 "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "dlgrade_version": __version__}
-    out = Path(output) if output else Path(f"{w.name}-{student}.zip")
-    tmp = out.with_name(out.name + ".tmp")
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
-        for p in files:
-            z.write(p, p.name)
-        z.writestr("manifest.json", json.dumps(manifest, indent=2))
-    tmp.replace(out)
+    out = _output_file(Path(output) if output else Path(f"{w.name}-{student}.zip"), "-o", f"{w.name}-{student}.zip")
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f, zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as z:
+            for p in files:
+                z.write(p, p.name)
+            z.writestr("manifest.json", json.dumps(manifest, indent=2))
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, out)
+    except BaseException as e:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise UserError(f"Cannot write {out} ({e.strerror or e}); give -o a file in a folder you can write to.") from None
+        raise
     return out, warnings
 
 
@@ -182,10 +223,14 @@ def export(*, path: Path, fmt: str, output: Path, item: str | None = None) -> in
     results = rep.load_results(Path(path))
     if not results:
         raise UserError(f"{path} holds no dlgrade results.")
-    if fmt == "brightspace":
-        gradebook.write_brightspace_csv(Path(output), results, item or results[0].get("week", "grade"))
-    else:
-        gradebook.write_plain_csv(Path(output), results)
+    output = _output_file(Path(output), "-o", "grades.csv")
+    try:
+        if fmt == "brightspace":
+            gradebook.write_brightspace_csv(output, results, item or results[0].get("week", "grade"))
+        else:
+            gradebook.write_plain_csv(output, results)
+    except OSError as e:
+        raise UserError(f"Cannot write {output} ({e.strerror or e}); give -o a file in a folder you can write to.") from None
     return len(results)
 
 

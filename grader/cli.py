@@ -195,6 +195,11 @@ def main() -> None:
     except UserError as e:
         click.secho(f"error: {e}", fg="red", err=True)
         sys.exit(2)
+    except OSError as e:   # a path the user gave that cannot be read or written
+        where = f" ({e.filename})" if e.filename else ""
+        click.secho(f"error: {e.strerror or e}{where}; check the path and that you may write there.", fg="red",
+                    err=True)
+        sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)
 
