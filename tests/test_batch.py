@@ -72,7 +72,12 @@ def test_gradebook_columns_and_sums(sample_out):
     assert list(rows[0]) == ["student", "score", "max_score", "status", *week.functions]
     assert len(rows) == len(EXPECTED) == len({r["student"] for r in rows})
     for r in rows:
+        if r["status"] != "graded":      # no grade at all, never a 0
+            assert r["score"] == "" and all(r[f] == "" for f in week.functions), r
+            continue
         assert abs(sum(float(r[f]) for f in week.functions) - float(r["score"])) < 1e-9
+    unreadable = {student_of(e) for e, exp in EXPECTED.items() if not exp["gradable"]}
+    assert unreadable and {r["student"] for r in rows if r["status"] == "not_gradable"} == unreadable
 
 
 def test_rerun_skips_graded_and_force_regrades(sample_out, tmp_path):
@@ -91,6 +96,19 @@ def test_reports_and_exports_from_the_batch(sample_out, tmp_path):
     n = api.export(path=folder, fmt="brightspace", output=tmp_path / "b.csv", item="Week 4")
     text = (tmp_path / "b.csv").read_text().splitlines()
     assert n == len(EXPECTED) and text[0] == "OrgDefinedId,Week 4 Points Grade,End-of-Line Indicator"
+    unreadable = sorted(student_of(e) for e, exp in EXPECTED.items() if not exp["gradable"])
+    assert [line for line in text if line.endswith(",,#")] == [f"{s},,#" for s in unreadable]   # blank, not 0
+    api.export(path=folder, fmt="csv", output=tmp_path / "p.csv")
+    plain = {r["student"]: r for r in csv.DictReader((tmp_path / "p.csv").open())}
+    assert all(plain[s]["score"] == plain[s]["percent"] == "" for s in unreadable)
+
+
+def test_summary_names_the_not_gradable(sample_out):
+    _, summary = sample_out
+    unreadable = sorted(student_of(e) for e, exp in EXPECTED.items() if not exp["gradable"])
+    assert [s for s, _ in summary.not_gradable_students] == unreadable
+    text = str(summary)
+    assert all(f"  {s}: " in text for s in unreadable), text
 
 
 def small_class(dest: Path, n: int) -> Path:
