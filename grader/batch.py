@@ -4,9 +4,11 @@ The parent process imports torch once and forks `jobs` graders; each grader
 forks its own warm parent and pulls submissions from a shared queue, so one
 slow submission never holds up the others. A grader writes each student's
 JSON atomically the moment it is done and tells the parent, which only draws
-the progress bar. A rerun skips every student whose JSON already holds the
-same submission sha256, so a batch killed at any point loses nothing and
-grades nobody twice. The gradebook is rebuilt from the JSON files at the end.
+the progress bar. Each result records what it was graded under (`graded_under`:
+seed, suites, reference or recordings, limits, device, dlgrade version). A
+rerun skips every student whose JSON already holds the same submission sha256
+graded under the same conditions, so a batch killed at any point loses nothing
+and grades nobody twice, and a changed suite, seed, limit or version regrades. The gradebook is rebuilt from the JSON files at the end.
 
 One submission can cost only itself: an exception it causes in a grader
 becomes its not-gradable result and that grader goes on; a grader process
@@ -77,14 +79,51 @@ def result_path(out_dir: Path, student: str) -> Path:
     return out_dir / f"{student}.json"
 
 
-def already_graded(out_dir: Path, target: Target) -> bool:
-    """True when this student's JSON holds a finished grade of these very files."""
+def already_graded(out_dir: Path, target: Target, graded_under: dict | None = None) -> bool:
+    """True when this student's JSON holds a finished grade of these very files, graded under the same conditions."""
     try:
         old = json.loads(result_path(out_dir, target.student).read_text())
     except (OSError, ValueError):
         return False
-    return bool(target.sha256) and old.get("submission_sha256") == target.sha256 and old.get("status") in (
-        "graded", "not_gradable")
+    if not isinstance(old, dict):
+        return False
+    return (bool(target.sha256) and old.get("submission_sha256") == target.sha256
+            and old.get("status") in ("graded", "not_gradable")
+            and (graded_under is None or old.get("graded_under") == graded_under))
+
+
+def graded_under(week: Week, *, seed: int, limits: Limits | None, device: str) -> dict:
+    """What a grade depends on besides the submission; a rerun regrades when any of it changed.
+
+    suites_sha256 covers every file of the week's data folder but the recorded
+    public answers (suites, week.toml, fixed inputs); reference_sha256 is the
+    reference solution's, or the recordings' where there is no solution.
+    """
+    import dataclasses
+
+    import grader
+
+    reference = week.solution_file if week.has_reference() else week.expected_file
+    return {"seed": seed,
+            "suites_sha256": _tree_sha256(week.data_dir, skip={week.expected_file.name}),
+            "reference_sha256": _tree_sha256(reference) if reference.exists() else "",
+            "limits": dataclasses.asdict(limits or Limits()),
+            "device": device,
+            "dlgrade_version": grader.__version__}
+
+
+def _tree_sha256(path: Path, skip: set[str] = frozenset()) -> str:
+    """sha256 over a file, or over a folder's files (sorted relative names, each with its length and bytes)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    files = [path] if path.is_file() else sorted(
+        p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts and p.name not in skip)
+    for p in files:
+        data = p.read_bytes()
+        name = p.name if p == path else p.relative_to(path).as_posix()
+        h.update(name.encode("utf-8", "surrogateescape") + b"\0" + str(len(data)).encode() + b"\0" + data)
+    return h.hexdigest()
 
 
 def grade_batch(week: Week, submissions: list[Path], out_dir: Path, *, jobs: int | None = None,
@@ -107,9 +146,10 @@ def grade_batch(week: Week, submissions: list[Path], out_dir: Path, *, jobs: int
         subs = collect([Path(p) for p in submissions], week.module, workdir,
                        id_pattern=id_pattern or DEFAULT_ID_PATTERN, bulk=bulk)
         targets = [Target(s.student, s.folder, s.sha256, s.error, tuple(s.notes)) for s in subs]
+        under = graded_under(week, seed=seed, limits=limits, device=device)
         todo = []
         for t in targets:
-            if not force and already_graded(week_out, t):
+            if not force and already_graded(week_out, t, under):
                 summary.skipped += 1
             else:
                 todo.append(t)
@@ -123,7 +163,7 @@ def grade_batch(week: Week, submissions: list[Path], out_dir: Path, *, jobs: int
                                               else str(Path(p).resolve().parent) for p in submissions))
         got: set[str] = set()
         for i, result in enumerate(_run_jobs(week, todo, week_out, jobs=jobs, limits=limits, seed=seed,
-                                             device=device, hide=hide), 1):
+                                             device=device, hide=hide, under=under), 1):
             got.add(result["student"])
             if result["status"] == "graded":
                 summary.graded += 1
@@ -172,7 +212,7 @@ def _failed_result(week, target: Target, error: str, max_score: float, seed: int
                        error=error, notes=list(target.notes), seed=seed, device=device, max_score=max_score)
 
 
-def _run_jobs(week, todo, week_out, *, jobs, limits, seed, device, hide):
+def _run_jobs(week, todo, week_out, *, jobs, limits, seed, device, hide, under=None):
     """Yield each result as a grader finishes it.
 
     Graders say which submission they start; when a grader process dies, the
@@ -194,7 +234,8 @@ def _run_jobs(week, todo, week_out, *, jobs, limits, seed, device, hide):
     by_student = {t.student: t for t in todo}
 
     def spawn():
-        p = ctx.Process(target=_grader, args=(week, tasks, done, week_out, limits, seed, device, hide), daemon=True)
+        p = ctx.Process(target=_grader, args=(week, tasks, done, week_out, limits, seed, device, hide, under),
+                        daemon=True)
         p.start()
         return p
 
@@ -245,7 +286,7 @@ def _run_jobs(week, todo, week_out, *, jobs, limits, seed, device, hide):
         raise UserError(fatal)
 
 
-def _grader(week, tasks, done, week_out, limits, seed, device, hide) -> None:
+def _grader(week, tasks, done, week_out, limits, seed, device, hide, under=None) -> None:
     """One grader process: its own warm parent, one pytest session, many submissions."""
     from .errors import UserError, grader_failed
     from .gradebook import atomic_write_text
@@ -265,6 +306,8 @@ def _grader(week, tasks, done, week_out, limits, seed, device, hide) -> None:
             yield t
 
     def save(result: dict) -> None:
+        if under is not None:
+            result["graded_under"] = under
         atomic_write_text(result_path(week_out, result["student"]), json.dumps(result, indent=1))
         if current.get("target") is not None and current["target"].student == result["student"]:
             del current["target"]

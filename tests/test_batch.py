@@ -83,7 +83,8 @@ def test_gradebook_columns_and_sums(sample_out):
 def test_rerun_skips_graded_and_force_regrades(sample_out, tmp_path):
     folder, _ = sample_out
     before = {p.name: p.stat().st_mtime_ns for p in folder.glob("au*.json")}
-    again = api.grade(week="week04", submissions=[SAMPLES], out_dir=folder.parent, jobs=2, course=COURSE)
+    again = api.grade(week="week04", submissions=[SAMPLES], out_dir=folder.parent, jobs=2, timeout=3.0,
+                      course=COURSE)
     assert again.graded == 0 and again.skipped == len(EXPECTED) - 2  # the two unreadable ones are retried
     after = {p.name: p.stat().st_mtime_ns for p in folder.glob("au*.json")}
     assert all(before[k] == after[k] for k in before if k not in ("au100033.json", "au100034.json"))
@@ -287,3 +288,40 @@ def test_malformed_hello_reply_is_an_import_error_not_a_crash():
         assert session.import_error and "conv.py" in session.import_error, reply
         with pytest.raises(StudentImportError):
             StudentModule(session).conv2d_forward(1)
+
+
+def test_a_rerun_regrades_when_what_a_grade_depends_on_changed(tmp_path, monkeypatch):
+    """Seed, suites, reference, limits and dlgrade version are recorded; any change regrades, nothing else does."""
+    import grader
+    from support import FIXTURE_COURSE
+
+    course_dir = tmp_path / "course"
+    shutil.copytree(FIXTURE_COURSE, course_dir)
+    course = Course(course_dir)
+    week = course.week("week99")
+    subs = tmp_path / "subs"
+    for student in ("au1", "au2"):
+        (subs / student).mkdir(parents=True)
+        shutil.copy(week.solution_file, subs / student / "toy.py")
+    out = tmp_path / "out"
+
+    def rerun(**kw) -> int:
+        s = api.grade(week="week99", submissions=[subs], out_dir=out, jobs=1, course=course, **kw)
+        assert s.graded + s.skipped == 2 and not s.missing
+        return s.graded
+
+    assert rerun() == 2
+    under = json.loads((out / "week99" / "au1.json").read_text())["graded_under"]
+    assert set(under) == {"seed", "suites_sha256", "reference_sha256", "limits", "device", "dlgrade_version"}
+    assert under["seed"] == 0 and under["limits"]["call_timeout_s"] == 20.0 and len(under["suites_sha256"]) == 64
+    assert rerun() == 0                                            # nothing changed: nothing regraded
+    assert rerun(seed=7) == 2 and rerun(seed=7) == 0
+    assert rerun(seed=7, timeout=5.0) == 2 and rerun(seed=7, timeout=5.0) == 0
+    with (week.data_dir / "test_hidden.py").open("a") as f:
+        f.write("\n# a fixed suite\n")
+    assert rerun(seed=7, timeout=5.0) == 2
+    with week.solution_file.open("a") as f:
+        f.write("\n# a fixed reference\n")
+    assert rerun(seed=7, timeout=5.0) == 2
+    monkeypatch.setattr(grader, "__version__", "9.9.9")
+    assert rerun(seed=7, timeout=5.0) == 2 and rerun(seed=7, timeout=5.0) == 0
