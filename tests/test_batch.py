@@ -126,16 +126,20 @@ def test_kill_minus_nine_then_rerun_grades_everyone_once(tmp_path, kill_after):
     subs = small_class(tmp_path / "subs", 12)
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "grader.cli", "grade", "week04", str(subs), "-o", str(out), "-j", "2"]
+    tmp = tmp_path / "tmp"          # the temporary folder of both runs, to see what the killed one left there
+    tmp.mkdir()
+    env = {**os.environ, "TMPDIR": str(tmp)}
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+                            start_new_session=True, env=env)
     time.sleep(kill_after + random.random() * 0.3)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     done_before = {p.name for p in (out / "week04").glob("au*.json")} if (out / "week04").exists() else set()
     for p in done_before:  # whatever was written is whole, never half a file
         json.loads((out / "week04" / p).read_text())
-    rerun = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    rerun = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert not list(tmp.glob("dlgrade-intake-*")), list(tmp.iterdir())   # the killed run's copies are gone
     assert f"already graded {len(done_before)}" in rerun.stdout
     results = [json.loads(p.read_text()) for p in (out / "week04").glob("au*.json")]
     assert sorted(r["student"] for r in results) == sorted(f"au{300000 + i}" for i in range(12))
@@ -325,3 +329,27 @@ def test_a_rerun_regrades_when_what_a_grade_depends_on_changed(tmp_path, monkeyp
     assert rerun(seed=7, timeout=5.0) == 2
     monkeypatch.setattr(grader, "__version__", "9.9.9")
     assert rerun(seed=7, timeout=5.0) == 2 and rerun(seed=7, timeout=5.0) == 0
+
+
+def test_leftover_intake_folders_of_dead_runs_are_removed_and_nothing_else(tmp_path):
+    from grader.batch import remove_leftovers
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    tmp = tmp_path / "tmp"
+    leftover = tmp / f"dlgrade-intake-{dead.pid}-k3x_9q"
+    (leftover / "intake-1" / "students" / "au1").mkdir(parents=True)
+    (leftover / "intake-1" / "students" / "au1" / "conv.py").write_text("# a student's code\n")
+    running = tmp / f"dlgrade-intake-{os.getpid()}-abc"      # a run still going
+    running.mkdir()
+    outside = tmp_path / "keep"
+    outside.mkdir()
+    (outside / "precious.txt").write_text("x")
+    (tmp / f"dlgrade-intake-{dead.pid}-link").symlink_to(outside, target_is_directory=True)
+    (leftover / "intake-1" / "link").symlink_to(outside, target_is_directory=True)
+    others = [tmp / f"dlgrade-run-{dead.pid}", tmp / f"mine-{dead.pid}-x", tmp / "dlgrade-intake-x"]
+    for d in others:
+        d.mkdir()
+    assert remove_leftovers(tmp) == [leftover]
+    assert not leftover.exists() and running.is_dir() and all(d.is_dir() for d in others)
+    assert (outside / "precious.txt").read_text() == "x" and (tmp / f"dlgrade-intake-{dead.pid}-link").is_symlink()
