@@ -298,11 +298,14 @@ def _not_gradable(subs: list[Submission], *words: str) -> Submission:
 
 
 def test_zip_slip_is_refused(tmp_path, work, intake):
-    deep = "../" * 6 + "evil2.py"                            # from work/intake-*/extract/1 up past tmp_path
-    z = make_zip(tmp_path / "in" / "au1.zip", {"conv.py": GOOD, "../evil.py": "pwned", deep: "pwned"})
+    escapes = ["../evil.py", "../../../../evil2.py"]      # from work/intake-*/extract/1: next to it, and tmp_path
+    z = make_zip(tmp_path / "in" / "au1.zip", {"conv.py": GOOD, **{name: "pwned" for name in escapes}})
     _not_gradable(intake([z]), "outside the archive", "../evil.py")
-    assert not (work.parent / "evil.py").exists()
-    assert not list(work.rglob("*evil*"))
+    [dest] = work.glob("intake-*/extract/1")              # where the archive was extracted
+    landing = [Path(os.path.normpath(dest / name)) for name in escapes]
+    assert landing == [dest.parent / "evil.py", tmp_path / "evil2.py"]   # places a naive extraction would write
+    assert not any(p.exists() for p in landing)
+    assert not list(tmp_path.rglob("*evil*"))
 
 
 def test_absolute_path_entry_is_refused(tmp_path, work, intake):
