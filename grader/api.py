@@ -142,12 +142,14 @@ def _progress_bar():
 
 def submit(*, week: str, path: Path | None = None, student: str, output: Path | None = None,
            course: Course | None = None) -> tuple[Path, list[str]]:
-    """Validate the week's files without running them and pack them with a manifest."""
-    import ast
-    import hashlib
+    """Validate the week's files without running them and pack them with a manifest.
+
+    `path` is what `check` accepts: the folder holding the module (default:
+    the week's assignment folder), the module file, a notebook or a zip; a
+    notebook is converted as grading will convert it, and the zip holds the
+    module that `check` ran.
+    """
     import re
-    import zipfile
-    from datetime import datetime, timezone
 
     from . import __version__
 
@@ -155,28 +157,43 @@ def submit(*, week: str, path: Path | None = None, student: str, output: Path | 
     w = course.week(week)
     if not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", student):
         raise UserError(f"'{student}' is not a valid student id: use letters, digits, '.', '_' or '-'.")
-    folder = Path(path) if path else w.stub_file.parent
+    with tempfile.TemporaryDirectory(prefix="dlgrade-submit-") as tmp:
+        # the same inputs as `check`: a folder, the module file, a notebook or a zip
+        target = _single_target(Path(path) if path else w.stub_file.parent, w.module, Path(tmp), student=student)
+        return _pack(w, target, student, output, __version__)
+
+
+def _pack(w, target, student: str, output: Path | None, version: str) -> tuple[Path, list[str]]:
+    """Check the module of `target` without running it and zip its .py files with a manifest."""
+    import ast
+    import hashlib
+    import zipfile
+    from datetime import datetime, timezone
+
+    folder = target.folder
     module = folder / f"{w.module}.py"
     if not module.is_file():
         raise UserError(f"{module} does not exist; run submit from the course folder or give the folder holding it.")
-    source = module.read_text()
+    source = module.read_text(errors="replace")
     try:
         tree = ast.parse(source, str(module))
     except SyntaxError as e:
         raise UserError(f"{module.name} has a syntax error at line {e.lineno}: {e.msg}; fix it before submitting.") from None
+    except (RecursionError, MemoryError):
+        raise UserError(f"{module.name} holds an expression nested too deeply to read; split it before submitting.") from None
     defined = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef))}
-    warnings = []
+    warnings = list(target.notes)
     missing = [f for f in w.functions if f not in defined]
     if missing:
         warnings.append(f"{module.name} does not define {', '.join(missing)}; those tests will score 0")
     unfinished = [n.name for n in tree.body if isinstance(n, ast.FunctionDef) and n.name in w.functions
-                  and "NotImplementedError" in ast.get_source_segment(source, n)]
+                  and "NotImplementedError" in (ast.get_source_segment(source, n) or "")]
     if unfinished:
         warnings.append(f"still raising NotImplementedError: {', '.join(unfinished)}")
     files = sorted(p for p in folder.glob("*.py") if p.is_file())
     manifest = {"student": student, "week": w.name,
                 "files": {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in files},
-                "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "dlgrade_version": __version__}
+                "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "dlgrade_version": version}
     out = _output_file(Path(output) if output else Path(f"{w.name}-{student}.zip"), "-o", f"{w.name}-{student}.zip")
     fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
     try:

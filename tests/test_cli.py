@@ -233,3 +233,24 @@ def test_submit_output_that_is_a_folder_or_read_only_leaves_nothing(monkeypatch,
     code, out, _ = run_main(monkeypatch, capsys, "submit", "week99", submission, "--student", "au1",
                             "-o", folder / "w.zip")
     assert code == 0 and [p.name for p in folder.iterdir()] == ["w.zip"]       # no .tmp beside it
+
+
+def test_submit_accepts_the_notebook_that_check_accepts(monkeypatch, capsys, tmp_path):
+    source = (FIXTURE_COURSE / "solutions" / "week99" / "toy.py").read_text()
+    nb = tmp_path / "My week 99.ipynb"
+    nb.write_text(json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
+        {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source": source},
+        {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source": "print(add(1, 2))\n"},
+    ]}))
+    code, out, err = run_main(monkeypatch, capsys, "check", "week99", nb)
+    assert code == 0, out + err
+    zipped = tmp_path / "w.zip"
+    code, out, err = run_main(monkeypatch, capsys, "submit", "week99", nb, "--student", "au1", "-o", zipped)
+    assert code == 0, out + err
+    assert "converted from notebook" in err                       # intake's notes are shown as warnings
+    with zipfile.ZipFile(zipped) as z:
+        assert sorted(z.namelist()) == ["manifest.json", "toy.py"]
+        packed = z.read("toy.py").decode()
+    assert "def add" in packed and "print(add" not in packed      # the module check ran, not the notebook's work
+    code, out, err = run_main(monkeypatch, capsys, "check", "week99", zipped)
+    assert code == 0, out + err                                   # and what was packed passes check too
