@@ -353,3 +353,38 @@ def test_leftover_intake_folders_of_dead_runs_are_removed_and_nothing_else(tmp_p
     assert remove_leftovers(tmp) == [leftover]
     assert not leftover.exists() and running.is_dir() and all(d.is_dir() for d in others)
     assert (outside / "precious.txt").read_text() == "x" and (tmp / f"dlgrade-intake-{dead.pid}-link").is_symlink()
+
+
+def test_a_grader_failing_on_every_submission_alike_is_the_machinery_not_the_class(tmp_path, monkeypatch):
+    from grader.errors import UserError
+    from grader.plugin import GradingPlugin
+
+    def broken(self, target):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(GradingPlugin, "grade", broken)
+    subs = small_class(tmp_path / "subs", 3)
+    with pytest.raises(UserError, match=r"failed on every submission the same way \(OSError.*not of the submissions"):
+        api.grade(week="week04", submissions=[subs], out_dir=tmp_path / "out", jobs=2, course=COURSE)
+    results = [json.loads(p.read_text()) for p in (tmp_path / "out" / "week04").glob("au*.json")]
+    assert len(results) == 3 and all(r["submission_sha256"] == "" for r in results)   # a rerun grades them
+
+
+def test_a_suite_that_does_not_load_stops_grade_with_exit_2(tmp_path, monkeypatch, capsys):
+    from support import FIXTURE_COURSE
+
+    from grader.cli import main
+
+    course = tmp_path / "course"
+    shutil.copytree(FIXTURE_COURSE, course)
+    (course / "autograder_data" / "week99" / "test_hidden.py").write_text("def test_x(:\n    pass\n")
+    sub = tmp_path / "subs" / "au1"
+    sub.mkdir(parents=True)
+    shutil.copy(course / "solutions" / "week99" / "toy.py", sub / "toy.py")
+    monkeypatch.setenv("DLGRADE_COURSE", str(course))
+    monkeypatch.setattr(sys, "argv", ["dlgrade", "grade", "week99", str(sub.parent), "-o", str(tmp_path / "out")])
+    with pytest.raises(SystemExit) as e:
+        main()
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "suite does not load" in err and "Traceback" not in err, err
+    assert not list((tmp_path / "out").rglob("au1.json"))          # nobody was given a grade
