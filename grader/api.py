@@ -130,8 +130,9 @@ def _progress_bar():
             bar.start()
             state["task"] = bar.add_task("grading", total=n, info="")
         elif event == "result":
-            state["scores"].append(result["score"])
-            mean = sum(state["scores"]) / len(state["scores"])
+            if result["status"] == "graded":        # a not-gradable submission has no score to average
+                state["scores"].append(result["score"])
+            mean = sum(state["scores"]) / len(state["scores"]) if state["scores"] else 0.0
             bar.update(state["task"], completed=i,
                        info=f"mean {mean:.2f}/{result['max_score']:g}  last {result['student']}")
         elif event == "stop":

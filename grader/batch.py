@@ -243,10 +243,12 @@ def _refuse_broken_machinery(todo, results: list[dict]) -> None:
 
     mine = {t.student for t in todo}
     failed = [r["error"] for r in results if r["student"] in mine and str(r.get("error") or "").startswith(GRADER_FAILED)]
-    kinds = {e.split("(", 1)[1].split(":", 1)[0] for e in failed if "(" in e}
+    kinds = {re.sub(r"\d+", "#", e) for e in failed}      # the same failure, up to numbers (pids, exit codes)
     if len(todo) >= 2 and len(failed) == len(todo) and len(kinds) == 1:
-        raise UserError(f"The grader failed on every submission the same way ({failed[0].split('(', 1)[1].split(')')[0]}); "
-                        "this is a fault of the grading machinery, not of the submissions: run `dlgrade doctor`.")
+        why = failed[0][len(GRADER_FAILED):].split("; ")[0].strip(" :")
+        why = why[1:-1] if why.startswith("(") and why.endswith(")") else why
+        raise UserError(f"The grader failed on every submission the same way ({_one_line(why, 160)}); this is a "
+                        "fault of the grading machinery, not of the submissions: run `dlgrade doctor`.")
 
 
 def _failed_result(week, target: Target, error: str, max_score: float, seed: int, device: str) -> dict:

@@ -17,11 +17,14 @@ GRADER_FAILED = "the grader failed on this submission"
 
 def grader_failed(exc: BaseException | str) -> str:
     """One sentence for a submission the trusted process could not grade; it never becomes a zero."""
+    if isinstance(exc, RecursionError):
+        return (f"{GRADER_FAILED}: its code is nested too deeply to read (RecursionError), such as one expression "
+                "of thousands of terms; split it into smaller ones")
     what = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
     what = " ".join(str(what).split())
     if len(what) > 200:
         what = what[:197] + "..."
-    return f"{GRADER_FAILED} ({what}); the other submissions were graded, look at this one by hand"
+    return f"{GRADER_FAILED} ({what}); it is not graded, look at it by hand"
 
 
 class StudentFault(Exception):
