@@ -18,7 +18,6 @@ from .errors import UserError
 def check(*, week: str, path: Path | None = None, device: str = "cpu", json_path: Path | None = None,
           course: Course | None = None) -> dict:
     """Run the public tests of `week` on one submission (default: the week's assignment folder)."""
-    from .plugin import Target
     from .runner import run_week
 
     course = course or Course.find()
@@ -105,7 +104,8 @@ def _writable_folder(folder: Path, option: str) -> None:
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as e:
-        raise UserError(f"Cannot write to {folder} ({e.strerror or e}); give {option} a folder you can write to.") from None
+        raise UserError(f"Cannot write to {folder} ({e.strerror or e}); "
+                        f"give {option} a folder you can write to.") from None
 
 
 def _output_file(path: Path, option: str, example: str) -> Path:
@@ -181,7 +181,8 @@ def _pack(w, target, student: str, output: Path | None, version: str) -> tuple[P
     except SyntaxError as e:
         raise UserError(f"{module.name} has a syntax error at line {e.lineno}: {e.msg}; fix it before submitting.") from None
     except (RecursionError, MemoryError):
-        raise UserError(f"{module.name} holds an expression nested too deeply to read; split it before submitting.") from None
+        raise UserError(f"{module.name} holds an expression nested too deeply to read; "
+                        "split it before submitting.") from None
     defined = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef))}
     warnings = list(target.notes)
     missing = [f for f in w.functions if f not in defined]
@@ -207,7 +208,8 @@ def _pack(w, target, student: str, output: Path | None, version: str) -> tuple[P
     except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
         if isinstance(e, OSError):
-            raise UserError(f"Cannot write {out} ({e.strerror or e}); give -o a file in a folder you can write to.") from None
+            raise UserError(f"Cannot write {out} ({e.strerror or e}); "
+                            "give -o a file in a folder you can write to.") from None
         raise
     return out, warnings
 
@@ -248,7 +250,8 @@ def export(*, path: Path, fmt: str, output: Path, item: str | None = None) -> in
         else:
             gradebook.write_plain_csv(output, results)
     except OSError as e:
-        raise UserError(f"Cannot write {output} ({e.strerror or e}); give -o a file in a folder you can write to.") from None
+        raise UserError(f"Cannot write {output} ({e.strerror or e}); "
+                        "give -o a file in a folder you can write to.") from None
     return len(results)
 
 

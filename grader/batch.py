@@ -8,7 +8,8 @@ the progress bar. Each result records what it was graded under (`graded_under`:
 seed, suites, reference or recordings, limits, device, dlgrade version). A
 rerun skips every student whose JSON already holds the same submission sha256
 graded under the same conditions, so a batch killed at any point loses nothing
-and grades nobody twice, and a changed suite, seed, limit or version regrades. The gradebook is rebuilt from the JSON files at the end.
+and grades nobody twice, and a changed suite, seed, limit or version regrades.
+The gradebook is rebuilt from the JSON files at the end.
 
 One submission can cost only itself: an exception it causes in a grader
 becomes its not-gradable result and that grader goes on; a grader process
@@ -171,8 +172,8 @@ def _tree_sha256(path: Path, skip: set[str] = frozenset()) -> str:
 
 def grade_batch(week: Week, submissions: list[Path], out_dir: Path, *, jobs: int | None = None,
                 limits: Limits | None = None, seed: int = 0, force: bool = False, id_pattern: str | None = None,
-                bulk: bool = False, device: str = "cpu", on_progress: Callable[[str, dict | None, int, int], None] | None = None
-                ) -> BatchSummary:
+                bulk: bool = False, device: str = "cpu",
+                on_progress: Callable[[str, dict | None, int, int], None] | None = None) -> BatchSummary:
     """Grade every submission; write `<student>.json` and `gradebook.csv` under out_dir/week."""
     import torch  # noqa: F401 - once, here, before the graders fork
 
@@ -242,7 +243,8 @@ def _refuse_broken_machinery(todo, results: list[dict]) -> None:
     from .errors import GRADER_FAILED, UserError
 
     mine = {t.student for t in todo}
-    failed = [r["error"] for r in results if r["student"] in mine and str(r.get("error") or "").startswith(GRADER_FAILED)]
+    failed = [r["error"] for r in results
+              if r["student"] in mine and str(r.get("error") or "").startswith(GRADER_FAILED)]
     kinds = {re.sub(r"\d+", "#", e) for e in failed}      # the same failure, up to numbers (pids, exit codes)
     if len(todo) >= 2 and len(failed) == len(todo) and len(kinds) == 1:
         why = failed[0][len(GRADER_FAILED):].split("; ")[0].strip(" :")

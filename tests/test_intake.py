@@ -275,7 +275,8 @@ def test_two_claims_on_one_id_are_a_conflict_graded_for_neither(tmp_path, work, 
 
 
 def test_ids_are_sanitised(tmp_path, work, intake):
-    evil = make_zip(tmp_path / "in" / "..évil name!!.zip", {"conv.py": GOOD, "manifest.json": manifest("../../etc/passwd")})
+    evil = make_zip(tmp_path / "in" / "..évil name!!.zip",
+                    {"conv.py": GOOD, "manifest.json": manifest("../../etc/passwd")})
     d = tmp_path / "in" / "Zoë Smith"
     d.mkdir()
     (d / "conv.py").write_text(GOOD)
