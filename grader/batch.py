@@ -26,13 +26,13 @@ import multiprocessing.connection as mp_connection
 import os
 import re
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from .course import Week
+from .intake.scratch import make_workdir
 from .plugin import Target
 from .sandbox import Limits
 
@@ -75,48 +75,6 @@ class BatchSummary:
 def _one_line(text: str, limit: int) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-# Intake copies every student's files into a folder named after the process that made it; a batch killed
-# with SIGKILL cannot remove it, so the next run removes every such folder whose process is gone.
-LEFTOVER_PREFIX = "dlgrade-intake-"
-_LEFTOVER = re.compile(rf"^{re.escape(LEFTOVER_PREFIX)}(\d+)-[A-Za-z0-9_]+$")
-
-
-def remove_leftovers(tmp: Path | None = None) -> list[Path]:
-    """Remove intake folders that killed runs left in the temporary folder; the folders removed.
-
-    Only folders this user owns, named `dlgrade-intake-<pid>-...` by `grade_batch`,
-    whose process no longer runs; links and anything else are left alone.
-    """
-    tmp = Path(tmp or tempfile.gettempdir())
-    removed = []
-    try:
-        entries = list(os.scandir(tmp))
-    except OSError:
-        return removed
-    for e in entries:
-        m = _LEFTOVER.match(e.name)
-        if not m or not e.is_dir(follow_symlinks=False):
-            continue
-        try:
-            if e.stat(follow_symlinks=False).st_uid != os.geteuid() or _alive(int(m.group(1))):
-                continue
-        except OSError:
-            continue
-        shutil.rmtree(e.path, ignore_errors=True)
-        removed.append(Path(e.path))
-    return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError):
-        return True
-    return True
 
 
 def result_path(out_dir: Path, student: str) -> Path:
@@ -185,8 +143,7 @@ def grade_batch(week: Week, submissions: list[Path], out_dir: Path, *, jobs: int
     week_out = Path(out_dir) / week.name
     week_out.mkdir(parents=True, exist_ok=True)
     summary = BatchSummary(week.name, week_out)
-    remove_leftovers()
-    workdir = Path(tempfile.mkdtemp(prefix=f"{LEFTOVER_PREFIX}{os.getpid()}-"))
+    workdir = make_workdir()
     try:
         subs = collect([Path(p) for p in submissions], week.module, workdir,
                        id_pattern=id_pattern or DEFAULT_ID_PATTERN, bulk=bulk)

@@ -332,7 +332,7 @@ def test_a_rerun_regrades_when_what_a_grade_depends_on_changed(tmp_path, monkeyp
 
 
 def test_leftover_intake_folders_of_dead_runs_are_removed_and_nothing_else(tmp_path):
-    from grader.batch import remove_leftovers
+    from grader.intake.scratch import remove_leftovers
 
     dead = subprocess.Popen(["true"])
     dead.wait()
