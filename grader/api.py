@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
 from .course import Course
 from .errors import UserError
+from .intake.scratch import make_workdir
 
 
 def check(*, week: str, path: Path | None = None, device: str = "cpu", json_path: Path | None = None,
@@ -23,9 +25,12 @@ def check(*, week: str, path: Path | None = None, device: str = "cpu", json_path
     course = course or Course.find()
     w = course.week(week)
     path = Path(path) if path else w.stub_file.parent
-    with tempfile.TemporaryDirectory(prefix="dlgrade-check-") as tmp:
-        target = _single_target(path, w.module, Path(tmp), student="local")
+    tmp = make_workdir()
+    try:
+        target = _single_target(path, w.module, tmp, student="local")
         [result] = run_week(w, [target], visibility="public", device=device)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     if json_path:
         from .gradebook import atomic_write_text
 
@@ -158,10 +163,13 @@ def submit(*, week: str, path: Path | None = None, student: str, output: Path | 
     w = course.week(week)
     if not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", student):
         raise UserError(f"'{student}' is not a valid student id: use letters, digits, '.', '_' or '-'.")
-    with tempfile.TemporaryDirectory(prefix="dlgrade-submit-") as tmp:
+    tmp = make_workdir()
+    try:
         # the same inputs as `check`: a folder, the module file, a notebook or a zip
-        target = _single_target(Path(path) if path else w.stub_file.parent, w.module, Path(tmp), student=student)
+        target = _single_target(Path(path) if path else w.stub_file.parent, w.module, tmp, student=student)
         return _pack(w, target, student, output, __version__)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _pack(w, target, student: str, output: Path | None, version: str) -> tuple[Path, list[str]]:

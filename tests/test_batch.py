@@ -355,6 +355,23 @@ def test_leftover_intake_folders_of_dead_runs_are_removed_and_nothing_else(tmp_p
     assert (outside / "precious.txt").read_text() == "x" and (tmp / f"dlgrade-intake-{dead.pid}-link").is_symlink()
 
 
+def test_check_and_submit_clear_what_killed_runs_left(tmp_path, monkeypatch):
+    """check and submit copy a student's files through intake too; they start by clearing dead runs' copies."""
+    import tempfile
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    leftover = tmp_path / f"dlgrade-intake-{dead.pid}-abc123"
+    for run in (lambda: api.check(week="week04", path=COURSE.week("week04").solution_file.parent, course=COURSE),
+                lambda: api.submit(week="week04", student="au1", output=tmp_path / "z" / "w.zip", course=COURSE,
+                                   path=COURSE.week("week04").solution_file.parent)):
+        (leftover / "students").mkdir(parents=True)
+        run()
+        assert not leftover.exists()
+        assert not list(tmp_path.glob("dlgrade-intake-*"))            # and nothing of their own is left
+
+
 def test_a_grader_failing_on_every_submission_alike_is_the_machinery_not_the_class(tmp_path, monkeypatch):
     from grader.errors import UserError
     from grader.plugin import GradingPlugin
