@@ -25,7 +25,8 @@ older than format 4); no torch, so intake costs nothing at start-up.
 One job per module: `archives` (safe extraction, capped reads), `identities`
 (student ids from names), `notebooks` (notebook to module), `assembly`
 (`collect`: paths to one clean folder per student); `common` holds the error,
-the limits and message helpers they share.
+the limits and message helpers they share, and `scratch` the temporary folder
+intake writes into (and removes when a killed run left it behind).
 """
 
 from .archives import safe_extract
