@@ -200,8 +200,8 @@ def _refuse_broken_machinery(todo, results: list[dict]) -> None:
     from .errors import GRADER_FAILED, UserError
 
     mine = {t.student for t in todo}
-    failed = [r["error"] for r in results
-              if r["student"] in mine and str(r.get("error") or "").startswith(GRADER_FAILED)]
+    failed = [r["error"] for r in results     # code nested too deeply is the submission's fault, whoever has it
+              if r["student"] in mine and str(r.get("error") or "").startswith(GRADER_FAILED + " (")]
     kinds = {re.sub(r"\d+", "#", e) for e in failed}      # the same failure, up to numbers (pids, exit codes)
     if len(todo) >= 2 and len(failed) == len(todo) and len(kinds) == 1:
         why = failed[0][len(GRADER_FAILED):].split("; ")[0].strip(" :")
