@@ -684,16 +684,16 @@ def test_canvas_id_comes_from_the_lms_part_not_the_students_file_name(tmp_path, 
 
 # The whole class of attacks from issue 8, graded once: every victim keeps the grade their own code earns.
 ATTACKS = {
-    # victim: (what the attacker did, the victim's expected status, the victim's expected score or error words)
+    # victim: (what the attacker did, the victim's expected status, the victim's grade or error words)
     "au100001": ("an extra zip week04-au100001-resubmit.zip holding a symbolic link", "not_gradable",
                  "2 submissions claim the id 'au100001'"),
     "au100002": ("an extra zip week04-au100002_v2.zip with broken code", "not_gradable",
                  "2 submissions claim the id 'au100002'"),
-    "au100003": ("a Canvas entry whose student-typed file name is week04-au100003.py", "graded", 30.0),
-    "au100004": ("Homework.zip whose manifest claims au100004", "graded", 30.0),
-    "au100005": ("class.zip on the command line holding folders au100005..7", "graded", 30.0),
-    "au100006": ("class.zip on the command line holding folders au100005..7", "graded", 30.0),
-    "au100007": ("class.zip on the command line holding folders au100005..7", "graded", 30.0),
+    "au100003": ("a Canvas entry whose student-typed file name is week04-au100003.py", "graded", "full marks"),
+    "au100004": ("Homework.zip whose manifest claims au100004", "graded", "full marks"),
+    "au100005": ("class.zip on the command line holding folders au100005..7", "graded", "full marks"),
+    "au100006": ("class.zip on the command line holding folders au100005..7", "graded", "full marks"),
+    "au100007": ("class.zip on the command line holding folders au100005..7", "graded", "full marks"),
 }
 
 
@@ -730,8 +730,8 @@ def test_an_attack_on_an_identity_never_costs_the_victim(attacked_class, victim)
     what, status, expected = ATTACKS[victim]
     r = results[victim]
     assert r["status"] == status, (what, r["error"])
-    if status == "graded":
-        assert r["score"] == expected == r["max_score"], (what, r["error"])
+    if status == "graded":                     # the reference was handed in: full marks
+        assert r["score"] == r["max_score"] > 0, (what, r["error"])
     else:
         assert expected in r["error"] and len(r["error"].splitlines()) == 1, (what, r["error"])
 
