@@ -7,25 +7,30 @@ line and scripts that import dlgrade never drift apart.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import tempfile
 from pathlib import Path
 
 from .course import Course
 from .errors import UserError
+from .intake.scratch import make_workdir
 
 
 def check(*, week: str, path: Path | None = None, device: str = "cpu", json_path: Path | None = None,
           course: Course | None = None) -> dict:
     """Run the public tests of `week` on one submission (default: the week's assignment folder)."""
-    from .plugin import Target
     from .runner import run_week
 
     course = course or Course.find()
     w = course.week(week)
     path = Path(path) if path else w.stub_file.parent
-    with tempfile.TemporaryDirectory(prefix="dlgrade-check-") as tmp:
-        target = _single_target(path, w.module, Path(tmp), student="local")
+    tmp = make_workdir()
+    try:
+        target = _single_target(path, w.module, tmp, student="local")
         [result] = run_week(w, [target], visibility="public", device=device)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     if json_path:
         from .gradebook import atomic_write_text
 
@@ -60,26 +65,61 @@ def grade(*, week: str, submissions: list[Path], out_dir: Path = Path("out"), jo
           timeout: float | None = None, seed: int | None = None, force: bool = False, id_pattern: str | None = None,
           device: str = "cpu", progress: bool = False, course: Course | None = None,
           test_timeout: float | None = None, submission_timeout: float | None = None,
-          memory_mb: int | None = None, output_kb: int | None = None):
+          memory_mb: int | None = None, output_kb: int | None = None, bulk: bool = False):
     """Grade a class; settings not given come from the course's dlgrade.toml, then the defaults."""
-    from .batch import grade_batch
+    from .course import OPTION_NAMES, check_setting
+    from .intake.identities import _compile_id_pattern
 
     course = course or Course.find()
     w = course.week(week)
     settings = course.settings()
     limits = settings.limits(call_timeout_s=timeout, test_timeout_s=test_timeout,
                              submission_timeout_s=submission_timeout, memory_mb=memory_mb, output_kb=output_kb)
+    for name, value in (("jobs", jobs), ("seed", seed), ("id_pattern", id_pattern)):
+        if value is not None:
+            check_setting(name, value, OPTION_NAMES[name])
+    if id_pattern or settings.id_pattern:
+        _compile_id_pattern(id_pattern or settings.id_pattern)
     for p in submissions:
         if not Path(p).exists():
             raise UserError(f"{p} does not exist; give zips, notebooks or folders of submissions.")
+    _writable_folder(Path(out_dir) / w.name, "-o")
+    from .batch import grade_batch   # torch: only once every setting and path is known to be good
+
     on_progress = _progress_bar() if progress else None
     try:
         return grade_batch(w, list(submissions), Path(out_dir), jobs=jobs or settings.jobs, limits=limits,
                            seed=settings.seed if seed is None else seed, force=force,
-                           id_pattern=id_pattern or settings.id_pattern, device=device, on_progress=on_progress)
+                           id_pattern=id_pattern or settings.id_pattern, bulk=bulk, device=device,
+                           on_progress=on_progress)
     finally:
         if on_progress:
             on_progress("stop", None, 0, 0)
+
+
+def _writable_folder(folder: Path, option: str) -> None:
+    """Make `folder` (and its parents) and prove a file can be written there, or say why not in one sentence."""
+    for parent in [folder, *folder.parents]:
+        if parent.exists() and not parent.is_dir():
+            raise UserError(f"{option} {parent} is a file, not a folder; give a folder for the results.")
+        if parent.exists():
+            break
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        raise UserError(f"Cannot write to {folder} ({e.strerror or e}); "
+                        f"give {option} a folder you can write to.") from None
+
+
+def _output_file(path: Path, option: str, example: str) -> Path:
+    """Check that `path` can name a file to write: not a folder, in a folder that exists or can be made."""
+    path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{option} {path} is a folder; give the file to write, such as {path / example}.")
+    _writable_folder(path.parent, option)
+    return path
 
 
 def _progress_bar():
@@ -95,8 +135,9 @@ def _progress_bar():
             bar.start()
             state["task"] = bar.add_task("grading", total=n, info="")
         elif event == "result":
-            state["scores"].append(result["score"])
-            mean = sum(state["scores"]) / len(state["scores"])
+            if result["status"] == "graded":        # a not-gradable submission has no score to average
+                state["scores"].append(result["score"])
+            mean = sum(state["scores"]) / len(state["scores"]) if state["scores"] else 0.0
             bar.update(state["task"], completed=i,
                        info=f"mean {mean:.2f}/{result['max_score']:g}  last {result['student']}")
         elif event == "stop":
@@ -107,12 +148,14 @@ def _progress_bar():
 
 def submit(*, week: str, path: Path | None = None, student: str, output: Path | None = None,
            course: Course | None = None) -> tuple[Path, list[str]]:
-    """Validate the week's files without running them and pack them with a manifest."""
-    import ast
-    import hashlib
+    """Validate the week's files without running them and pack them with a manifest.
+
+    `path` is what `check` accepts: the folder holding the module (default:
+    the week's assignment folder), the module file, a notebook or a zip; a
+    notebook is converted as grading will convert it, and the zip holds the
+    module that `check` ran.
+    """
     import re
-    import zipfile
-    from datetime import datetime, timezone
 
     from . import __version__
 
@@ -120,35 +163,62 @@ def submit(*, week: str, path: Path | None = None, student: str, output: Path | 
     w = course.week(week)
     if not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", student):
         raise UserError(f"'{student}' is not a valid student id: use letters, digits, '.', '_' or '-'.")
-    folder = Path(path) if path else w.stub_file.parent
+    tmp = make_workdir()
+    try:
+        # the same inputs as `check`: a folder, the module file, a notebook or a zip
+        target = _single_target(Path(path) if path else w.stub_file.parent, w.module, tmp, student=student)
+        return _pack(w, target, student, output, __version__)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _pack(w, target, student: str, output: Path | None, version: str) -> tuple[Path, list[str]]:
+    """Check the module of `target` without running it and zip its .py files with a manifest."""
+    import ast
+    import hashlib
+    import zipfile
+    from datetime import datetime, timezone
+
+    folder = target.folder
     module = folder / f"{w.module}.py"
     if not module.is_file():
         raise UserError(f"{module} does not exist; run submit from the course folder or give the folder holding it.")
-    source = module.read_text()
+    source = module.read_text(errors="replace")
     try:
         tree = ast.parse(source, str(module))
     except SyntaxError as e:
         raise UserError(f"{module.name} has a syntax error at line {e.lineno}: {e.msg}; fix it before submitting.") from None
+    except (RecursionError, MemoryError):
+        raise UserError(f"{module.name} holds an expression nested too deeply to read; "
+                        "split it before submitting.") from None
     defined = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef))}
-    warnings = []
+    warnings = list(target.notes)
     missing = [f for f in w.functions if f not in defined]
     if missing:
         warnings.append(f"{module.name} does not define {', '.join(missing)}; those tests will score 0")
     unfinished = [n.name for n in tree.body if isinstance(n, ast.FunctionDef) and n.name in w.functions
-                  and "NotImplementedError" in ast.get_source_segment(source, n)]
+                  and "NotImplementedError" in (ast.get_source_segment(source, n) or "")]
     if unfinished:
         warnings.append(f"still raising NotImplementedError: {', '.join(unfinished)}")
     files = sorted(p for p in folder.glob("*.py") if p.is_file())
     manifest = {"student": student, "week": w.name,
                 "files": {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in files},
-                "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "dlgrade_version": __version__}
-    out = Path(output) if output else Path(f"{w.name}-{student}.zip")
-    tmp = out.with_name(out.name + ".tmp")
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
-        for p in files:
-            z.write(p, p.name)
-        z.writestr("manifest.json", json.dumps(manifest, indent=2))
-    tmp.replace(out)
+                "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "dlgrade_version": version}
+    out = _output_file(Path(output) if output else Path(f"{w.name}-{student}.zip"), "-o", f"{w.name}-{student}.zip")
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f, zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as z:
+            for p in files:
+                z.write(p, p.name)
+            z.writestr("manifest.json", json.dumps(manifest, indent=2))
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, out)
+    except BaseException as e:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise UserError(f"Cannot write {out} ({e.strerror or e}); "
+                            "give -o a file in a folder you can write to.") from None
+        raise
     return out, warnings
 
 
@@ -181,10 +251,15 @@ def export(*, path: Path, fmt: str, output: Path, item: str | None = None) -> in
     results = rep.load_results(Path(path))
     if not results:
         raise UserError(f"{path} holds no dlgrade results.")
-    if fmt == "brightspace":
-        gradebook.write_brightspace_csv(Path(output), results, item or results[0].get("week", "grade"))
-    else:
-        gradebook.write_plain_csv(Path(output), results)
+    output = _output_file(Path(output), "-o", "grades.csv")
+    try:
+        if fmt == "brightspace":
+            gradebook.write_brightspace_csv(output, results, item or results[0].get("week", "grade"))
+        else:
+            gradebook.write_plain_csv(output, results)
+    except OSError as e:
+        raise UserError(f"Cannot write {output} ({e.strerror or e}); "
+                        "give -o a file in a folder you can write to.") from None
     return len(results)
 
 

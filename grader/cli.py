@@ -73,10 +73,13 @@ def submit(week: str, path: Path | None, student: str, output: Path | None) -> N
 @click.option("--seed", type=int, default=None, help="Seed of the hidden tests' inputs (default: the course's).")
 @click.option("--force", is_flag=True, help="Grade again even submissions already graded.")
 @click.option("--id-pattern", default=None, help="Regex with a group 'student' for LMS download names.")
+@click.option("--bulk", is_flag=True, help="Each zip given holds one entry per student (a zip is one student's "
+              "unless it is an LMS bulk download).")
 @DEVICE
 def grade(week: str, submissions: tuple[Path, ...], out_dir: Path, jobs: int | None, timeout: float | None,
           test_timeout: float | None, submission_timeout: float | None, memory_mb: int | None,
-          output_kb: int | None, seed: int | None, force: bool, id_pattern: str | None, device: str) -> None:
+          output_kb: int | None, seed: int | None, force: bool, id_pattern: str | None, bulk: bool,
+          device: str) -> None:
     """Grade every submission with the public and hidden tests of WEEK.
 
     Limits not given here come from the course's dlgrade.toml [grading], then the defaults in brackets.
@@ -85,9 +88,13 @@ def grade(week: str, submissions: tuple[Path, ...], out_dir: Path, jobs: int | N
 
     summary = api.grade(week=week, submissions=list(submissions), out_dir=out_dir, jobs=jobs, timeout=timeout,
                         test_timeout=test_timeout, submission_timeout=submission_timeout, memory_mb=memory_mb,
-                        output_kb=output_kb, seed=seed, force=force, id_pattern=id_pattern, device=device,
+                        output_kb=output_kb, seed=seed, force=force, id_pattern=id_pattern, bulk=bulk, device=device,
                         progress=True)
     click.echo(summary)
+    if summary.missing:
+        click.secho(f"error: {len(summary.missing)} submission(s) got no result ({', '.join(summary.missing)}); "
+                    "run the same command again to grade them.", fg="red", err=True)
+        sys.exit(2)
 
 
 @cli.command()
@@ -187,6 +194,11 @@ def main() -> None:
         sys.exit(130)
     except UserError as e:
         click.secho(f"error: {e}", fg="red", err=True)
+        sys.exit(2)
+    except OSError as e:   # a path the user gave that cannot be read or written
+        where = f" ({e.filename})" if e.filename else ""
+        click.secho(f"error: {e.strerror or e}{where}; check the path and that you may write there.", fg="red",
+                    err=True)
         sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)

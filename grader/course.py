@@ -7,6 +7,7 @@ A course root is a folder holding `autograder_data/`; `solutions/` and
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import sys
@@ -96,10 +97,14 @@ class Course:
                 data = tomllib.loads(path.read_text()).get("grading", {})
             except tomllib.TOMLDecodeError as e:
                 raise UserError(f"{path} is not valid TOML ({e}); fix the file.") from None
+        if not isinstance(data, dict):
+            raise UserError(f"{path}: [grading] must be a table of settings; fix the file.")
         known = set(Settings.__dataclass_fields__)
         unknown = sorted(set(data) - known)
         if unknown:
             raise UserError(f"{path}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}.")
+        for name, value in data.items():
+            check_setting(name, value, f"{path.name} [grading] {name}")
         return Settings(**data)
 
     def weeks(self) -> list[str]:
@@ -148,10 +153,47 @@ class Settings:
 
         from .sandbox import Limits
 
-        merged = replace(self, **{k: v for k, v in overrides.items() if v is not None})
+        given = {k: v for k, v in overrides.items() if v is not None}
+        for name, value in given.items():
+            check_setting(name, value, OPTION_NAMES.get(name, name))
+        merged = replace(self, **given)
         return Limits(call_timeout_s=merged.call_timeout_s, cpu_s=merged.cpu_s,
                       memory_bytes=int(merged.memory_mb) << 20, output_bytes=int(merged.output_kb) << 10,
                       test_timeout_s=merged.test_timeout_s, submission_timeout_s=merged.submission_timeout_s)
+
+
+# Each setting: (kind, lowest, highest, what it is, in words). Timeouts and CPU seconds may be fractions.
+SETTING_RULES: dict[str, tuple[type, float, float, str]] = {
+    "seed": (int, 0, 2**63 - 1, "a whole number from 0"),
+    "jobs": (int, 1, 1024, "a whole number of graders from 1 to 1024"),
+    "call_timeout_s": (float, 0.01, 86400, "a number of seconds from 0.01 to 86400"),
+    "test_timeout_s": (float, 0.01, 86400, "a number of seconds from 0.01 to 86400"),
+    "submission_timeout_s": (float, 0.01, 86400, "a number of seconds from 0.01 to 86400"),
+    "cpu_s": (float, 0.01, 86400, "a number of CPU seconds from 0.01 to 86400"),
+    "memory_mb": (int, 64, 1 << 22, "a whole number of MiB from 64"),
+    "output_kb": (int, 1, 1 << 20, "a whole number of KiB from 1"),
+    "id_pattern": (str, 0, 0, "a regular expression in quotes"),
+}
+# The command-line option behind a setting, to name it in an error.
+OPTION_NAMES = {"call_timeout_s": "--timeout", "test_timeout_s": "--test-timeout",
+                "submission_timeout_s": "--submission-timeout", "memory_mb": "--memory-mb",
+                "output_kb": "--output-kb", "jobs": "--jobs", "seed": "--seed", "id_pattern": "--id-pattern"}
+
+
+def check_setting(name: str, value, where: str) -> None:
+    """Refuse a setting of the wrong type, out of range or not finite, with one sentence naming `where`."""
+    kind, low, high, words = SETTING_RULES[name]
+    shown = repr(value) if isinstance(value, str) else str(value)
+    if kind is str:
+        ok = isinstance(value, str) and bool(value)
+    elif isinstance(value, bool) or not isinstance(value, (int, float)):
+        ok = False
+    elif kind is int:
+        ok = isinstance(value, int) and low <= value <= high
+    else:
+        ok = math.isfinite(value) and low <= value <= high
+    if not ok:
+        raise UserError(f"{where} must be {words}, not {shown}; fix the setting.")
 
 
 def normalize_week(name: str) -> str:

@@ -10,6 +10,10 @@ Three CSV shapes, all rebuilt from the results (never edited in place):
 Every file is written atomically (temporary file in the same folder, fsync,
 rename), so a grading run killed mid-write never leaves half a gradebook or
 half a result behind. No torch here.
+
+A student whose submission is not gradable has no grade: their score (and
+points per function, and percent) is left blank in every file, never 0, so
+an LMS import does not record a zero the student never earned.
 """
 
 from __future__ import annotations
@@ -80,6 +84,10 @@ def _points(x) -> float:
     return round(float(x or 0.0), 6)
 
 
+def _graded(r: dict) -> bool:
+    return r.get("status") == "graded"
+
+
 def _functions_in(results: list[dict]) -> list[str]:
     """Every function the results name, in the order first met."""
     seen: dict[str, None] = {}
@@ -95,7 +103,8 @@ def gradebook_rows(results: list[dict], functions: list[str] | None = None) -> t
     `functions` are the columns, in order (normally the week's `functions`);
     a function a result has no tests for gets 0, and tests of functions not
     listed still count in `score`. None takes the functions the results name.
-    Rows are sorted by student.
+    A not-gradable result has its score and points left blank (""). Rows are
+    sorted by student.
     """
     functions = list(functions) if functions is not None else _functions_in(results)
     header = [*GRADEBOOK_HEADER, *functions]
@@ -106,6 +115,10 @@ def gradebook_rows(results: list[dict], functions: list[str] | None = None) -> t
             fn = str(t.get("function") or "(other)")
             if fn in earned:
                 earned[fn] += float(t.get("score") or 0.0)
+        if not _graded(r):
+            rows.append([str(r.get("student", "")), "", _points(r.get("max_score")), str(r.get("status", "")),
+                         *([""] * len(functions))])
+            continue
         rows.append([str(r.get("student", "")), _points(r.get("score")), _points(r.get("max_score")),
                      str(r.get("status", "")), *(_points(earned[f]) for f in functions)])
     return header, rows
@@ -119,19 +132,22 @@ def write_gradebook_csv(path: Path, results: list[dict], functions: list[str] | 
 def write_brightspace_csv(path: Path, results: list[dict], item_name: str) -> Path:
     """A Brightspace grade import for the grade item `item_name` (it must exist there by that name).
 
-    OrgDefinedId is the student id as graded; a not-gradable submission gets 0.
+    OrgDefinedId is the student id as graded; a not-gradable submission gets a blank grade (no grade, not 0).
     """
     header = ["OrgDefinedId", f"{item_name} Points Grade", "End-of-Line Indicator"]
-    rows = [[str(r.get("student", "")), _points(r.get("score")) if r.get("status") == "graded" else 0.0, "#"]
+    rows = [[str(r.get("student", "")), _points(r.get("score")) if _graded(r) else "", "#"]
             for r in sorted(results, key=lambda r: str(r.get("student", "")))]
     return atomic_write_text(path, _csv_text(header, rows))
 
 
 def write_plain_csv(path: Path, results: list[dict]) -> Path:
-    """student,score,max_score,percent,status: one row per student, percent to two decimals."""
+    """student,score,max_score,percent,status: one row per student, percent to two decimals; blank if not gradable."""
     rows = []
     for r in sorted(results, key=lambda r: str(r.get("student", ""))):
         score, max_score = _points(r.get("score")), _points(r.get("max_score"))
+        if not _graded(r):
+            rows.append([str(r.get("student", "")), "", max_score, "", str(r.get("status", ""))])
+            continue
         rows.append([str(r.get("student", "")), score, max_score,
                      round(100.0 * score / max_score, 2) if max_score else 0.0, str(r.get("status", ""))])
     return atomic_write_text(path, _csv_text(PLAIN_HEADER, rows))

@@ -22,7 +22,7 @@ from _pytest.runner import runtestprotocol
 
 from . import banned as banned_mod
 from . import testing
-from .errors import StudentFault
+from .errors import StudentFault, UserError, grader_failed
 from .proxy import Session, StudentModule
 from .result import make_result, test_entry
 
@@ -82,7 +82,15 @@ class GradingPlugin:
         if self.collect_errors:
             raise pytest.UsageError("the week's suite does not load: " + "; ".join(self.collect_errors))
         for target in self.targets:
-            self.on_result(self.grade(target))
+            try:
+                result = self.grade(target)
+            except UserError:
+                raise
+            except Exception as e:  # noqa: BLE001 - one submission broke the trusted side: it alone is not gradable
+                result = make_result(tests=[], error=grader_failed(e), student=target.student, week=self.week.name,
+                                     sha256="", started=time.monotonic(), notes=list(target.notes), seed=self.seed,
+                                     device=self.device_name, max_score=sum(_points(i) for i in self.items))
+            self.on_result(result)
         return True
 
     # ------------------------------------------------------------ fixtures

@@ -70,12 +70,22 @@ class Session:
             self.import_error = f"importing {self.week.module}.py failed: {e}"
             self.names = {}
             return self.worker
-        if not hello["ok"]:
+        # the reply comes from a process the student's code ran in: read it as untrusted data
+        if not isinstance(hello, dict) or hello.get("ok") not in (True, False):
+            self.import_error = (f"importing {self.week.module}.py gave a malformed reply to the grader; "
+                                 "the module must not change how the grader talks to it")
+            self.names = {}
+        elif not hello["ok"]:
             self.import_error = _import_message(self.week.module, hello)
+            self.names = {}
+        elif not isinstance(hello.get("value"), dict) or not all(isinstance(k, str) for k in hello["value"]):
+            self.import_error = (f"importing {self.week.module}.py gave no list of the names it defines; "
+                                 "the module must not change how the grader talks to it")
             self.names = {}
         else:
             self.names = hello["value"]
-            self.isolation = hello.get("isolation", [])
+            isolation = hello.get("isolation", [])
+            self.isolation = [str(x) for x in isolation] if isinstance(isolation, list) else []
         return self.worker
 
     def probe(self) -> None:

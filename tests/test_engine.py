@@ -86,15 +86,17 @@ def test_verify_fixture_week(toy_week):
 
 
 WORKER_FAULTS = {
-    # name: (replacement for add's body, expected status of add's tests, words in the message)
+    # name: (replacement for add's body, expected status of add's tests, words in the message);
+    # where two outcomes are right, {status: words in the message} for each
     "endless_loop": ("    while True:\n        pass\n", "timeout", "timed out"),
     "sleeps": ("    import time\n    time.sleep(60)\n", "timeout", "timed out"),
     "exits": ("    import os\n    os._exit(0)\n", "crashed", "ended abruptly"),
     "sys_exit": ("    import sys\n    sys.exit(3)\n", "error", "SystemExit"),
     "segfault": ("    import ctypes\n    ctypes.string_at(0)\n", "crashed", "SIGSEGV"),
     # PID 1 of its namespace where the kernel allows one: a signal to itself is then ignored and the
-    # call returns None; elsewhere the worker dies. Never a pass either way.
-    "kills_itself": ("    import os, signal\n    os.kill(os.getpid(), signal.SIGKILL)\n", ("crashed", "failed"), ""),
+    # call returns None; elsewhere the worker dies. Never a pass either way, and each says why.
+    "kills_itself": ("    import os, signal\n    os.kill(os.getpid(), signal.SIGKILL)\n",
+                     {"crashed": "ended abruptly", "failed": "got None"}, None),
     "tensor_subclass": ("    class Liar(torch.Tensor):\n        def __eq__(self, o): return True\n"
                         "    return (a + b).as_subclass(Liar)\n", "error", "Tensor subclass"),
     "numpy_answer": ("    return (a + b).numpy()\n", "error", "numpy"),
@@ -118,9 +120,12 @@ def fault_results(toy_week, toy_source, tmp_path_factory):
 def test_worker_fault_costs_only_that_function(fault_results, name):
     result = fault_results[name]
     _, status, words = WORKER_FAULTS[name]
+    expected = status if isinstance(status, dict) else {status: words}
+    assert all(expected.values()), "every outcome names words its message must hold"
     add_tests = [t for t in result["tests"] if t["function"] == "add"]
-    assert {t["status"] for t in add_tests} <= set(status if isinstance(status, tuple) else (status,)), add_tests
-    assert words in add_tests[0]["message"]
+    assert add_tests
+    for t in add_tests:
+        assert t["status"] in expected and expected[t["status"]] in t["message"], add_tests
     assert lost(result) == {"add"}, by_function(result)
 
 

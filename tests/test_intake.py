@@ -89,17 +89,22 @@ def intake(tmp_path, work):
 
 # --------------------------------------------------------------------------- the forms a submission takes
 
-def test_dlgrade_submit_zip_takes_the_id_from_the_manifest(tmp_path, work, intake):
-    z = make_zip(tmp_path / "in" / "week04-whatever.zip", {
+def test_dlgrade_submit_zip_takes_the_id_from_its_name_never_its_manifest(tmp_path, work, intake):
+    z = make_zip(tmp_path / "in" / "week04-au123456.zip", {
         "conv.py": GOOD, "utils.py": "X = 1\n",
         "manifest.json": manifest("au123456")})
     [s] = intake([z])
     assert s.error is None
-    assert s.student == "au123456"
+    assert s.student == "au123456" and not any("manifest" in n for n in s.notes)
     assert files_of(s) == {"conv.py": GOOD, "utils.py": "X = 1\n"}
     assert work in s.folder.parents
     assert len(s.sha256) == 64
     assert s.source == str(z)
+    other = make_zip(tmp_path / "in" / "week04-jdoe.zip", {"conv.py": GOOD, "manifest.json": manifest("jdoe")})
+    assert [s.student for s in intake([other])] == ["jdoe"]           # `dlgrade submit`'s name, less week04-
+    liar = make_zip(tmp_path / "in" / "week04-whatever.zip", {"conv.py": GOOD, "manifest.json": manifest("au1")})
+    [s] = intake([liar])
+    assert s.student == "whatever" and any("manifest.json names the student 'au1'" in n for n in s.notes)
 
 
 def test_notebook_becomes_the_module(tmp_path, work, intake):
@@ -127,13 +132,13 @@ def test_folder_of_one_student_keeps_python_files_only(tmp_path, work, intake):
     assert files_of(s) == {"conv.py": GOOD, "helpers.py": "Y = 2\n"}
 
 
-def test_folder_with_a_manifest_takes_its_id(tmp_path, work, intake):
+def test_folder_with_a_manifest_keeps_the_folder_name(tmp_path, work, intake):
     d = tmp_path / "in" / "some-folder"
     d.mkdir(parents=True)
     (d / "conv.py").write_text(GOOD)
     (d / "manifest.json").write_text(manifest("au654321"))
     [s] = intake([d])
-    assert s.student == "au654321"
+    assert s.student == "some-folder" and any("au654321" in n for n in s.notes)
 
 
 def test_folder_with_exactly_one_notebook_is_one_student(tmp_path, work, intake):
@@ -254,27 +259,32 @@ def test_custom_id_pattern(tmp_path, work, intake):
 
 # --------------------------------------------------------------------------- ids
 
-def test_duplicate_ids_get_a_suffix_and_a_note(tmp_path, work, intake):
-    a, b, c = (make_zip(tmp_path / "in" / f"{x}.zip", {"conv.py": f"# {x}\n", "manifest.json": manifest("au1")})
-               for x in "abc")
-    subs = intake([a, b, c])
-    assert [s.student for s in subs] == ["au1", "au1-2", "au1-3"]
-    assert [files_of(s)["conv.py"] for s in subs] == ["# a\n", "# b\n", "# c\n"]
-    assert any("also used by" in n and str(a) in n for n in subs[1].notes)
-    assert len({s.folder for s in subs}) == 3
+def test_two_claims_on_one_id_are_a_conflict_graded_for_neither(tmp_path, work, intake):
+    d = tmp_path / "in" / "subs"
+    (d / "au1111").mkdir(parents=True)
+    (d / "au1111" / "conv.py").write_text("# the real one\n")
+    make_zip(d / "week04-au1111-resubmit.zip", {"conv.py": "# someone else\n"})
+    (d / "au2222.py").write_text(GOOD)
+    elsewhere = make_zip(tmp_path / "in" / "au2222.zip", {"conv.py": "# also au2222\n"})
+    subs = by_student(intake([d, elsewhere]))
+    assert set(subs) == {"au1111", "au2222"}                          # one result per id, never au1111-2
+    for sid, claims in (("au1111", ("au1111'", "week04-au1111-resubmit.zip")), ("au2222", ("au2222.py", "au2222.zip"))):
+        s = subs[sid]
+        assert s.folder is None and s.sha256 == "" and len(s.error.splitlines()) == 1
+        assert s.error.startswith(f"2 submissions claim the id '{sid}'") and all(c in s.error for c in claims), s.error
 
 
 def test_ids_are_sanitised(tmp_path, work, intake):
-    evil = make_zip(tmp_path / "in" / "x.zip", {
-        "conv.py": GOOD, "manifest.json": manifest("../../etc/passwd")})
+    evil = make_zip(tmp_path / "in" / "..évil name!!.zip",
+                    {"conv.py": GOOD, "manifest.json": manifest("../../etc/passwd")})
     d = tmp_path / "in" / "Zoë Smith"
     d.mkdir()
     (d / "conv.py").write_text(GOOD)
     subs = intake([evil, d])
-    assert [s.student for s in subs] == ["etc_passwd", "Zoe_Smith"]
+    assert [s.student for s in subs] == ["evil_name", "Zoe_Smith"]
     for s in subs:
         assert s.folder.parent.parent.parent == work
-    blank = make_zip(tmp_path / "in" / "y.zip", {"conv.py": GOOD, "manifest.json": manifest("///")})
+    blank = make_zip(tmp_path / "in" / "!!!.zip", {"conv.py": GOOD})
     [s] = intake([blank])
     assert s.student == "student"
 
@@ -289,11 +299,14 @@ def _not_gradable(subs: list[Submission], *words: str) -> Submission:
 
 
 def test_zip_slip_is_refused(tmp_path, work, intake):
-    deep = "../" * 6 + "evil2.py"                            # from work/intake-*/extract/1 up past tmp_path
-    z = make_zip(tmp_path / "in" / "au1.zip", {"conv.py": GOOD, "../evil.py": "pwned", deep: "pwned"})
+    escapes = ["../evil.py", "../../../../evil2.py"]      # from work/intake-*/extract/1: next to it, and tmp_path
+    z = make_zip(tmp_path / "in" / "au1.zip", {"conv.py": GOOD, **{name: "pwned" for name in escapes}})
     _not_gradable(intake([z]), "outside the archive", "../evil.py")
-    assert not (work.parent / "evil.py").exists()
-    assert not list(work.rglob("*evil*"))
+    [dest] = work.glob("intake-*/extract/1")              # where the archive was extracted
+    landing = [Path(os.path.normpath(dest / name)) for name in escapes]
+    assert landing == [dest.parent / "evil.py", tmp_path / "evil2.py"]   # places a naive extraction would write
+    assert not any(p.exists() for p in landing)
+    assert not list(tmp_path.rglob("*evil*"))
 
 
 def test_absolute_path_entry_is_refused(tmp_path, work, intake):
@@ -588,3 +601,143 @@ def test_bulk_download_limits_scale_with_the_number_of_students(tmp_path, work, 
     assert sorted(s.student for s in subs) == ["au11111", "au21111"] and all(s.error is None for s in subs)
     one = make_zip(tmp_path / "in" / "au31111.zip", {"conv.py": "1", "a.py": "2", "b.py": "3", "c.py": "4"})
     _not_gradable(intake([one], limits=Limits(max_files=3)), "4 entries")
+
+
+# --------------------------------------------------------------------------- one submission costs only itself
+
+@pytest.mark.parametrize("terms", [1200, 5000])
+def test_deeply_nested_notebook_cell_is_dropped_with_a_note(tmp_path, work, intake, terms):
+    """`SCALE = 1 + 1 + ...` made the converter (1,200 terms) or the parser (5,000) recurse and stop intake."""
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "au1.ipynb").write_text(notebook(("code", "def conv2d(x, w):\n    return x\n"),
+                                          ("code", "SCALE = " + " + ".join(["1"] * terms) + "\n"),
+                                          ("code", "def later():\n    return 2\n")))
+    (d / "au2").mkdir()
+    (d / "au2" / "conv.py").write_text(GOOD)
+    subs = by_student(intake([d]))
+    assert files_of(subs["au2"]) == {"conv.py": GOOD}                  # the classmate is untouched
+    source = files_of(subs["au1"])["conv.py"]
+    assert "def conv2d" in source and "def later" in source and "SCALE" not in source
+    assert any("cell 2" in n and "nested too deeply" in n for n in subs["au1"].notes), subs["au1"].notes
+
+
+def test_an_unexpected_failure_in_intake_costs_only_that_submission(tmp_path, work, intake, monkeypatch):
+    from grader.intake import assembly
+
+    real = assembly.notebook_to_module
+
+    def fragile(text, name="the notebook"):
+        if "boom" in text:
+            raise RuntimeError("converter bug")
+        return real(text, name)
+
+    monkeypatch.setattr(assembly, "notebook_to_module", fragile)
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "au1.ipynb").write_text(notebook(("code", "# boom\ndef conv2d(x, w):\n    return x\n")))
+    (d / "au2.ipynb").write_text(notebook(("code", "def conv2d(x, w):\n    return w\n")))
+    (d / "au3").mkdir()
+    (d / "au3" / "conv.py").write_text(GOOD)
+    subs = by_student(intake([d]))
+    assert set(subs) == {"au1", "au2", "au3"}
+    bad = subs["au1"]
+    assert bad.folder is None and "RuntimeError: converter bug" in bad.error and len(bad.error.splitlines()) == 1
+    assert "return w" in files_of(subs["au2"])["conv.py"] and files_of(subs["au3"]) == {"conv.py": GOOD}
+
+
+def test_a_cell_that_does_not_parse_says_which_cell_why_and_what_it_loses():
+    text = notebook(("code", "import torch\n"), ("code", "def sobel(x):\n    return x +\n\n\ndef other():\n    pass\n"))
+    _, notes = notebook_to_module(text)
+    [note] = [n for n in notes if n.startswith("dropped cell 2")]
+    assert "line 2: invalid syntax" in note and "return x +" in note, note
+    assert "sobel, other are not defined" in note, note
+
+
+# --------------------------------------------------------------------------- stolen and sabotaged identities
+
+def test_a_zip_on_the_command_line_is_one_students_unless_lms_or_bulk(tmp_path, work, intake):
+    classmates = {f"au10000{i}/conv.py": f"# claims au10000{i}\n" for i in (2, 3, 4)}
+    z = make_zip(tmp_path / "in" / "week04-au100001.zip", classmates)
+    [s] = intake([z])
+    assert s.student == "au100001" and s.error is None               # never au100002..4
+    assert any("3 files could be conv.py" in n for n in s.notes)
+    plain = make_zip(tmp_path / "in" / "class.zip", classmates)
+    assert [s.student for s in intake([plain])] == ["class"]
+    assert sorted(s.student for s in intake([plain], bulk=True)) == ["au100002", "au100003", "au100004"]
+    # LMS-looking entries in a zip named after a student: still that student's zip
+    fake = make_zip(tmp_path / "in" / "au100009.zip", {
+        "1-2 - au100002 - Someone - Nov 3, 2026 1052 AM - conv.py": "# fake\n"})
+    assert [s.student for s in intake([fake])] == ["au100009"]
+
+
+def test_canvas_id_comes_from_the_lms_part_not_the_students_file_name(tmp_path, work, intake):
+    z = make_zip(tmp_path / "in" / "submissions.zip", {
+        "doejane_12345_67890_conv.py": "# jane\n",
+        "roejohn_23456_67891_week04-au100001.py": "# john pretending to be au100001\n",
+        "moejoe_LATE_34567_67892_au100002_conv.py": "# joe\n",
+    })
+    subs = by_student(intake([z]))
+    assert set(subs) == {"12345", "23456", "34567"}
+    assert files_of(subs["23456"]) == {"conv.py": "# john pretending to be au100001\n"}
+
+
+# The whole class of attacks from issue 8, graded once: every victim keeps the grade their own code earns.
+ATTACKS = {
+    # victim: (what the attacker did, the victim's expected status, the victim's grade or error words)
+    "au100001": ("an extra zip week04-au100001-resubmit.zip holding a symbolic link", "not_gradable",
+                 "2 submissions claim the id 'au100001'"),
+    "au100002": ("an extra zip week04-au100002_v2.zip with broken code", "not_gradable",
+                 "2 submissions claim the id 'au100002'"),
+    "au100003": ("a Canvas entry whose student-typed file name is week04-au100003.py", "graded", "full marks"),
+    "au100004": ("Homework.zip whose manifest claims au100004", "graded", "full marks"),
+    "au100005": ("class.zip on the command line holding folders au100005..7", "graded", "full marks"),
+    "au100006": ("class.zip on the command line holding folders au100005..7", "graded", "full marks"),
+    "au100007": ("class.zip on the command line holding folders au100005..7", "graded", "full marks"),
+}
+
+
+@pytest.fixture(scope="module")
+def attacked_class(tmp_path_factory):
+    from support import ROOT
+
+    from grader import api
+    from grader.course import Course
+
+    course = Course(ROOT)
+    ref = course.week("week04").solution_file.read_text()
+    stub = course.week("week04").stub_file.read_text()
+    tmp = tmp_path_factory.mktemp("attacked")
+    subs = tmp / "subs"
+    for victim in ATTACKS:
+        (subs / victim).mkdir(parents=True)
+        (subs / victim / "conv.py").write_text(ref)
+    make_zip(subs / "week04-au100001-resubmit.zip", {"conv.py": "/etc/passwd"}, mode=stat.S_IFLNK | 0o777)
+    make_zip(subs / "week04-au100002_v2.zip", {"conv.py": stub})
+    make_zip(subs / "Homework.zip", {"conv.py": stub, "manifest.json": manifest("au100004")})  # sorts first
+    canvas = make_zip(tmp / "canvas.zip", {"roejohn_23456_67891_week04-au100003.py": stub})
+    bundle = make_zip(tmp / "class.zip", {f"{v}/conv.py": stub for v in ("au100005", "au100006", "au100007")})
+    out = tmp / "out"
+    # the attackers come first, so that an engine handing out ids first come, first served gives them away
+    summary = api.grade(week="week04", submissions=[canvas, bundle, subs], out_dir=out, jobs=2, course=course)
+    results = {p.stem: json.loads(p.read_text()) for p in (out / "week04").glob("*.json") if p.stem != "results"}
+    return results, summary, out / "week04"
+
+
+@pytest.mark.parametrize("victim", sorted(ATTACKS))
+def test_an_attack_on_an_identity_never_costs_the_victim(attacked_class, victim):
+    results, _, _ = attacked_class
+    what, status, expected = ATTACKS[victim]
+    r = results[victim]
+    assert r["status"] == status, (what, r["error"])
+    if status == "graded":                     # the reference was handed in: full marks
+        assert r["score"] == r["max_score"] > 0, (what, r["error"])
+    else:
+        assert expected in r["error"] and len(r["error"].splitlines()) == 1, (what, r["error"])
+
+
+def test_attackers_are_graded_under_their_own_ids_and_nobody_is_suffixed(attacked_class):
+    results, summary, _ = attacked_class
+    assert set(results) == {*ATTACKS, "Homework", "23456", "class"}
+    assert results["Homework"]["score"] == results["23456"]["score"] == results["class"]["score"] == 0.0
+    assert not any("-2" in s for s in results) and summary.missing == []

@@ -248,8 +248,8 @@ def test_gradebook_rows_have_one_column_per_function(results):
     assert [r[0] for r in rows] == ["au100001", "au100002", "au100003", "au100004"]
     assert rows[0] == ["au100001", 10.0, 10.0, "graded", 8.0, 2.0, 0.0]
     assert rows[1] == ["au100002", 6.0, 10.0, "graded", 4.0, 2.0, 0.0]
-    assert rows[3] == ["au100004", 0.0, 10.0, "not_gradable", 0.0, 0.0, 0.0]
-    for row in rows:
+    assert rows[3] == ["au100004", "", 10.0, "not_gradable", "", "", ""]   # no grade, not 0
+    for row in rows[:3]:
         assert sum(row[4:]) == row[1]
 
 
@@ -271,7 +271,7 @@ def test_brightspace_import(results, tmp_path):
     path = write_brightspace_csv(tmp_path / "bs.csv", results, "Week 4, convolutions")
     lines = path.read_text().splitlines()
     assert lines[0] == 'OrgDefinedId,"Week 4, convolutions Points Grade",End-of-Line Indicator'
-    assert lines[1:] == ["au100001,10.0,#", "au100002,6.0,#", "au100003,2.0,#", "au100004,0.0,#", "au100005,0.0,#"]
+    assert lines[1:] == ["au100001,10.0,#", "au100002,6.0,#", "au100003,2.0,#", "au100004,,#", "au100005,,#"]
     assert list(csv.reader(lines))[0][1] == "Week 4, convolutions Points Grade"
 
 
@@ -281,7 +281,7 @@ def test_plain_csv(results, tmp_path):
     rows = list(csv.reader(path.open(newline="")))
     assert rows[0] == ["student", "score", "max_score", "percent", "status"]
     assert rows[2] == ["au100002", "6.0", "10.0", "60.0", "graded"]
-    assert rows[-1] == ["au100009", "0.0", "0.0", "0.0", "not_gradable"]
+    assert rows[-1] == ["au100009", "", "0.0", "", "not_gradable"]
 
 
 def test_atomic_write_replaces_and_leaves_no_temporary_files(tmp_path):
