@@ -214,7 +214,7 @@ class WorkerState:
     def _answer(self, fn, args, kwargs, function, call=True, scenario=False) -> dict:
         before = _tensor_leaves(args, kwargs)
         snapshots = [(p, t.detach().clone()) for p, t in before]
-        self.tripwires.arm(self.banned.get(function, ()))
+        self.tripwires.arm(self.banned.get(function, ()), scenario=scenario)
         _seed(self.config["seed"])
         try:
             value = fn(*args, **kwargs) if call else fn
