@@ -4,6 +4,7 @@ helpers that turn a result's numbers and tests into text."""
 from __future__ import annotations
 
 import math
+import re
 
 from ..errors import UserError
 
@@ -13,7 +14,31 @@ N_BINS = 10
 
 # Colours of the test statuses (rich styles; the HTML page has its own CSS).
 STATUS_STYLE = {"passed": "green", "failed": "red", "error": "red", "timeout": "yellow",
-                "crashed": "magenta", "banned": "magenta", "graded": "green", "not_gradable": "red"}
+                "crashed": "magenta", "banned": "magenta", "review": "yellow", "graded": "green",
+                "not_gradable": "red"}
+
+# Characters a student's message must never carry into a terminal or a file as they are:
+# control characters (clear screen, cursor moves, OSC 52 clipboard writes, a carriage return
+# that overwrites a line with a fake score), bidirectional overrides, and lone surrogates
+# (which no UTF-8 file can hold). Newlines and tabs stay.
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def safe_text(s: str) -> str:
+    """`s` with every unsafe character written as its escape (`\\x1b`, `\\u202e`, `\\udcff`)."""
+    return _UNSAFE.sub(lambda m: m.group().encode("unicode_escape", "backslashreplace").decode("ascii")
+                       if ord(m.group()) < 0xD800 or ord(m.group()) > 0xDFFF else f"\\u{ord(m.group()):04x}", s)
+
+
+def cleaned(obj):
+    """A copy of a result or summary whose strings are all `safe_text`."""
+    if isinstance(obj, str):
+        return safe_text(obj)
+    if isinstance(obj, dict):
+        return {cleaned(k): cleaned(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(cleaned(v) for v in obj)
+    return obj
 
 
 class ReportError(UserError):
@@ -42,17 +67,14 @@ def _pct(score, max_score) -> str:
     return f"{p:g}%"
 
 
-def _one_line(text, limit: int = 120) -> str:
-    """The first non-empty line of a message, whitespace collapsed, cut at `limit`."""
-    for line in str(text or "").splitlines():
-        line = " ".join(line.split())
-        if line:
-            return line if len(line) <= limit else line[: limit - 1] + "…"
-    return ""
-
-
 def _flat(text) -> str:
     return " ".join(str(text or "").split())
+
+
+def _notes(result: dict) -> list[str]:
+    """What intake noted about the submission (a cell dropped, a file renamed)."""
+    notes = result.get("notes") or []
+    return [str(n) for n in notes] if isinstance(notes, list) else [str(notes)]
 
 
 def _tests(result: dict) -> list[dict]:

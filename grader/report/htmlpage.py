@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 
-from .common import STATUS_STYLE, _by_function, _num, _pct, _pts, _short_name, _sum
+from .common import STATUS_STYLE, _by_function, _notes, _num, _pct, _pts, _short_name, _sum
 from .stats import _bins, _stats_line, _title
 
 
@@ -41,7 +41,8 @@ pre { margin: 0; white-space: pre-wrap; word-break: break-word;
       font: .85em/1.4 ui-monospace, Menlo, Consolas, monospace; }
 .status { font-weight: 600; white-space: nowrap; }
 .st-passed, .st-graded { color: var(--ok); } .st-failed, .st-error, .st-not_gradable { color: var(--bad); }
-.st-timeout { color: var(--warn); } .st-crashed, .st-banned, .st-other { color: var(--odd); }
+.st-timeout, .st-review { color: var(--warn); } .st-crashed, .st-banned, .st-other { color: var(--odd); }
+.notes { border-left: 4px solid var(--warn); background: #fff8c5; padding: .5rem .75rem .5rem 2rem; }
 footer { margin-top: 2rem; font-size: .85em; color: var(--muted); }
 svg text { font: 11px system-ui, sans-serif; fill: #1f2328; }
 """
@@ -72,6 +73,8 @@ def _result_html(result: dict) -> str:
             _bar(float(score) / float(max_score) if max_score else 0.0)]
     if result.get("error"):
         body.append(f'<p class="error"><strong>Not gradable:</strong> {_h(result["error"])}</p>')
+    if _notes(result):
+        body.append('<ul class="notes">' + "".join(f"<li>{_h(n)}</li>" for n in _notes(result)) + "</ul>")
     for fn, tests in _by_function(result).items():
         body += [f"<section><h2><span>{_h(fn)}</span> <span class=\"muted\">"
                  f"{_h(_pts(_sum(tests, 'score'), _sum(tests, 'max_score')))}</span></h2>",
@@ -134,6 +137,12 @@ def _summary_html(summary: dict) -> str:
                  '<th class="num">Of max</th></tr></thead><tbody>']
         body += [f"<tr><td>{_h(f['function'])}</td><td class=\"num\">{_h(_pts(f['mean'], f['max_score']))}</td>"
                  f"<td class=\"num\">{_h(_pct(f['mean'], f['max_score']))}</td></tr>" for f in summary["functions"]]
+        body.append("</tbody></table>")
+    if summary.get("review"):
+        body += ["<h2>Held for review</h2>", "<table><thead><tr><th>Student</th><th>Function</th><th>Why</th>"
+                 "</tr></thead><tbody>"]
+        body += [f"<tr><td>{_h(e['student'])}</td><td>{_h(e['function'])}</td><td><pre>{_h(e['message'])}</pre></td>"
+                 "</tr>" for e in summary["review"]]
         body.append("</tbody></table>")
     if summary.get("not_gradable"):
         body += ["<h2>Not gradable</h2>", "<ul>"]

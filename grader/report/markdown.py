@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from .common import _block_bar, _by_function, _flat, _num, _one_line, _pct, _pts, _short_name, _sum
+from .common import _block_bar, _by_function, _flat, _notes, _num, _pct, _pts, _short_name, _sum
 from .stats import _bins, _stats_line, _title
 
 # Markdown: text outside code spans gets every character that could start
@@ -45,6 +45,8 @@ def _result_md(result: dict) -> str:
            f"{_md_text(str(result.get('status', '')).replace('_', ' '))}", ""]
     if result.get("error"):
         out += [f"> **Not gradable:** {_md_text(result['error'])}", ""]
+    if _notes(result):
+        out += ["**Notes on the submission:**", ""] + [f"- {_md_code(n)}" for n in _notes(result)] + [""]
     groups = _by_function(result)
     if groups:
         out += ["| Function | Points | Passed |", "|---|---:|---:|"]
@@ -61,8 +63,8 @@ def _result_md(result: dict) -> str:
             name = _md_text(_short_name(t)) + (" *(hidden)*" if t.get("visibility") == "hidden" else "")
             msg = str(t.get("message") or "")
             out.append(f"| {name} | {_pts(t.get('score', 0), t.get('max_score', 0))} "
-                       f"| {_md_text(t.get('status', ''))} | {_md_code(_one_line(msg, 200))} |")
-            if len(msg.strip().splitlines()) > 1 or len(_flat(msg)) > 200:
+                       f"| {_md_text(t.get('status', ''))} | {_md_code(msg)} |")
+            if len(msg.strip().splitlines()) > 1:
                 details += [f"**{_md_text(_short_name(t))}**", "", _md_fence(msg), ""]
         out.append("")
         out += details
@@ -94,6 +96,11 @@ def _summary_md(summary: dict) -> str:
         out += ["## Functions", "", "| Function | Mean | Of max |", "|---|---:|---:|"]
         out += [f"| {_md_text(f['function'])} | {_pts(f['mean'], f['max_score'])} "
                 f"| {_md_text(_pct(f['mean'], f['max_score']))} |" for f in summary["functions"]]
+        out.append("")
+    if summary.get("review"):
+        out += ["## Held for review", "", "| Student | Function | Why |", "|---|---|---|"]
+        out += [f"| {_md_text(e['student'])} | {_md_text(e['function'])} | {_md_code(e['message'])} |"
+                for e in summary["review"]]
         out.append("")
     if summary.get("not_gradable"):
         out += ["## Not gradable", ""]

@@ -58,6 +58,13 @@ def summarize(results: list[dict]) -> dict:
     fn_rows = [{"function": fn, "mean": _r(fn_total[fn] / len(graded)), "max_score": _r(fn_max[fn]),
                 "n": len(graded)} for fn in fn_max]
 
+    # functions held for a person to look at: one entry per student and function
+    review = {}
+    for r in graded:
+        for t in _tests(r):
+            if t.get("status") == "review":
+                key = (str(r.get("student")), str(t.get("function") or "(other)"))
+                review.setdefault(key, str(t.get("message") or ""))
     weeks = sorted({str(r.get("week")) for r in results if r.get("week")})
     return {
         "schema": SUMMARY_SCHEMA, "weeks": weeks,
@@ -72,6 +79,7 @@ def summarize(results: list[dict]) -> dict:
         "histogram": {"edges": edges, "counts": counts},
         "tests": test_rows,
         "functions": fn_rows,
+        "review": [{"student": s, "function": f, "message": m} for (s, f), m in sorted(review.items())],
     }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import shutil
 
-from .common import STATUS_STYLE, _block_bar, _flat, _one_line, _pct, _pts, _tests
+from .common import STATUS_STYLE, _block_bar, _flat, _notes, _pct, _pts, _tests
 from .stats import _bins, _stats_line, _title
 
 
@@ -33,6 +33,8 @@ def _result_renderable(result: dict):
     parts = [header]
     if result.get("error"):
         parts.append(Text(f"not gradable: {_flat(result['error'])}", style="red"))
+    for note in _notes(result):
+        parts.append(Text(f"note: {_flat(note)}", style="yellow"))
     tests = _tests(result)
     if tests:
         table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
@@ -47,7 +49,7 @@ def _result_renderable(result: dict):
             st = str(t.get("status", ""))
             table.add_row(name, _pts(t.get("score", 0), t.get("max_score", 0)),
                           Text(st, style=STATUS_STYLE.get(st, "")),
-                          Text("" if st == "passed" else _one_line(t.get("message"))))
+                          Text("" if st == "passed" else str(t.get("message") or "").strip()))
         parts.append(table)
     return Group(*parts)
 
@@ -89,6 +91,15 @@ def _summary_renderable(summary: dict):
         t.add_column("of max", justify="right", no_wrap=True)
         for f in summary["functions"]:
             t.add_row(Text(str(f["function"])), f"{_pts(f['mean'], f['max_score'])}", _pct(f["mean"], f["max_score"]))
+        parts += [t, Text("")]
+    if summary.get("review"):
+        t = Table(title="held for review (points withheld until a teacher has looked)", title_justify="left",
+                  box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+        t.add_column("student", no_wrap=True)
+        t.add_column("function", no_wrap=True)
+        t.add_column("why", overflow="fold")
+        for e in summary["review"]:
+            t.add_row(Text(str(e["student"])), Text(str(e["function"])), Text(str(e["message"])))
         parts += [t, Text("")]
     if summary.get("not_gradable"):
         ng = Text("not gradable\n", style="bold red")
