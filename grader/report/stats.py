@@ -18,7 +18,8 @@ def summarize(results: list[dict]) -> dict:
     submission counting at its recorded score (0): they describe the grades.
     Test pass rates and function means cover the graded submissions only:
     they describe how hard each exercise was. Tests are listed lowest pass
-    rate first, so the ones most students fail come on top.
+    rate first, so the ones most students fail come on top. `review` lists, once
+    per student and function, what is held for a teacher to look at.
     """
     graded = [r for r in results if r.get("status") == "graded"]
     scores = [float(r.get("score") or 0.0) for r in results]
