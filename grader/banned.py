@@ -83,7 +83,7 @@ def scan(source: str, bans: dict[str, tuple[str, ...]]) -> Scan:
         return _scan(source, bans)
     except SyntaxError:
         return Scan()  # the worker's import reports it, with the line
-    except (RecursionError, MemoryError, ValueError, TypeError) as e:
+    except Exception as e:  # noqa: BLE001 - RecursionError on deep nesting, null bytes, anything else
         why = ("the source is nested too deeply to read" if isinstance(e, RecursionError)
                else "the source could not be read")
         return Scan(review={f: [why] for f in bans})
@@ -97,8 +97,7 @@ def _scan(source: str, bans: dict[str, tuple[str, ...]]) -> Scan:
                    if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n is not d}
     uses = {name: _names_used(node, aliases) for name, node in defs.items()}
     assigned = module_level_assignments(tree, aliases)
-    top_level = [n for n in tree.body if n not in defs.values()]
-    module_uses = set().union(set(), *(_names_used(n, aliases) for n in top_level))
+    module_uses = set().union(set(), *(_names_used(n, aliases) for n in _import_time(tree.body)))
     module_review = _review_reasons(module_uses)
     result = Scan()
     for function, names in bans.items():
@@ -118,6 +117,25 @@ def _scan(source: str, bans: dict[str, tuple[str, ...]]) -> Scan:
         if review:
             result.review[function] = review
     return result
+
+
+def _import_time(body: list) -> list:
+    """The parts of a module that run when it is imported: statements outside functions, class
+    bodies, and the decorators, defaults and annotations of every def."""
+    out = []
+    for n in body:
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            a = n.args
+            out += [*n.decorator_list, *a.defaults, *(d for d in a.kw_defaults if d is not None),
+                    *(x.annotation for x in (*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg)
+                      if x is not None and x.annotation is not None)]
+            if n.returns is not None:
+                out.append(n.returns)
+        elif isinstance(n, ast.ClassDef):
+            out += [*n.decorator_list, *n.bases, *n.keywords, *_import_time(n.body)]
+        else:
+            out.append(n)
+    return out
 
 
 def _own(used: str, defs, aliases) -> bool:

@@ -94,9 +94,20 @@ def test_scan_flags_what_tampers_or_hides(src, reason):
     assert any(reason in r for r in review["sobel"]), review
 
 
-def test_scan_module_level_tampering_holds_every_function():
-    src = "import sys\nsys.modules['grader'] = None\ndef sobel(i):\n    return i\n"
+@pytest.mark.parametrize("src", [
+    "import sys\nsys.modules['grader'] = None\ndef sobel(i):\n    return i\n",
+    "import sys\nclass A:\n    hold = sys.modules.pop('grader', None)\ndef sobel(i):\n    return i\n",
+    "import sys\ndef sobel(i, keep=sys.modules.clear()):\n    return i\n",
+    "import torch\n@torch._C._disabled_torch_function_impl\ndef sobel(i):\n    return i\n",
+], ids=["statement", "class-body", "default", "decorator"])
+def test_scan_import_time_tampering_holds_every_function(src):
     assert set(scan(src, BANS).review) == set(BANS)
+
+
+def test_scan_method_bodies_hold_only_who_calls_them():
+    src = ("import sys\nclass A:\n    def m(self):\n        return sys.modules\n"
+           "def sobel(i):\n    return A().m()\ndef gradient_magnitude(gx, gy):\n    return gx\n")
+    assert set(scan(src, BANS).review) == {"sobel"}
 
 
 def test_scan_never_raises():
