@@ -171,8 +171,7 @@ class GradingPlugin:
             if status == "passed":
                 status, message = "review", _review_message(function, review[function])
             else:
-                message = _one_line(f"{message} (also held for review: {function} reaches for "
-                                    f"{'; '.join(review[function])})", 800)
+                message = _one_line(f"{message} (also held for review: {_why(function, review[function])})", 800)
         return test_entry(status=status, message=message, duration_s=time.perf_counter() - t0, **entry)
 
     def _classify(self, item, reports) -> tuple[str, str]:
@@ -220,9 +219,15 @@ def _test_name(item, function: str) -> str:
 
 def _review_message(function: str, reasons: list[str]) -> str:
     """Why a function's points are held for a person to look at."""
-    return _one_line(f"held for review: {function} reaches for {'; '.join(reasons)}, which can switch off or hide "
-                     "from the grader's checks; the test itself passed, but its points are withheld until a "
-                     "teacher has looked", 800)
+    return _one_line(f"held for review: {_why(function, reasons)}; the test itself passed, but its points are "
+                     "withheld until a teacher has looked", 800)
+
+
+def _why(function: str, reasons: list[str]) -> str:
+    if all(r.startswith("the source") for r in reasons):
+        return f"{function} could not be checked for banned calls ({'; '.join(reasons)})"
+    return (f"{function} reaches for {'; '.join(reasons)}, which can switch off or hide from the grader's "
+            "checks")
 
 
 def _one_line(text: str, limit: int) -> str:
