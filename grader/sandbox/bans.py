@@ -12,10 +12,12 @@ Three guards, armed only while a function with bans runs:
   duration of the call only (thread-local), so every other operator runs at
   full speed, the banned ones pay one Python call, and nothing changes
   outside the call;
-- where `torch.autograd` is banned, any gradient torch records or computes:
-  saved-tensor hooks fire whenever an operation saves a tensor for a backward
-  pass (every product, maximum, matrix multiply...) and whenever the autograd
-  engine reads one back.
+- where `torch.autograd` is banned, any gradient torch computes: a saved-tensor
+  hook fires whenever the autograd engine reads back a tensor that an
+  operation saved for the backward pass (every product, maximum, matrix
+  multiply...), whatever started the engine (`.backward()`,
+  `torch.autograd.grad`, the engine object itself). Recording a graph alone
+  (an `nn.Parameter` of the student's own layer class) is not a gradient.
 
 Nothing here is trusted by the grader: the student's code runs in the same
 process and could undo it. The static scan flags code that reaches for it
@@ -176,8 +178,8 @@ class Tripwires:
             _push_hooks(self._saved, self._restored)
             self._guards.append(None)
 
-    def _saved(self, tensor):
-        self._record("autograd (an operation saved a tensor for a backward pass)")
+    @staticmethod
+    def _saved(tensor):
         return tensor
 
     def _restored(self, tensor):

@@ -179,6 +179,7 @@ def test_guard_leaves_correct_code_alone():
         out.as_strided((1, 3, 2, 2), (48, 16, 4, 1)).amax()
         with torch.no_grad():
             torch.nn.Parameter(W.clone()) * 2
+        (torch.nn.Parameter(W.clone()) * W).sum()  # a graph recorded (a layer class of its own), never run
         return out
 
     assert _run(WEEK.banned_for("conv2d_backward"), correct) == []
