@@ -379,10 +379,12 @@ def test_whole_reason_and_hint_in_every_format():
 def test_intake_notes_in_every_format():
     notes = ["dropped cell 2: it does not parse", "used 'my_conv.py' as conv.py"]
     r = _result("au1", [_test("t", "f", 1.0, "passed")], notes=notes)
+    s = summarize([r, _result("au2", [_test("t", "f", 1.0, "passed")])])
+    assert s["notes"] == [["au1", notes[0]], ["au1", notes[1]]]
     for fmt in ("text", "md", "html", "json"):
-        out = render_result(r, fmt, width=160)
-        assert "dropped cell 2: it does not parse" in out, fmt
-        assert "my_conv.py" in out, fmt
+        for out in (render_result(r, fmt, width=160), render_summary(s, fmt, width=160)):
+            assert "dropped cell 2: it does not parse" in out, fmt
+            assert "my_conv.py" in out, fmt
 
 
 HOSTILE = "ok\x1b[2J\x1b[H\x1b]52;c;ZXZpbA==\x07\rdlgrade check: 30/30 passed\u202e\x9b31m\udcff"

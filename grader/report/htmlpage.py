@@ -144,6 +144,10 @@ def _summary_html(summary: dict) -> str:
         body += [f"<tr><td>{_h(e['student'])}</td><td>{_h(e['function'])}</td><td><pre>{_h(e['message'])}</pre></td>"
                  "</tr>" for e in summary["review"]]
         body.append("</tbody></table>")
+    if summary.get("notes"):
+        body += ["<h2>Notes from intake</h2>", "<ul>"]
+        body += [f"<li><strong>{_h(s)}</strong>: {_h(n)}</li>" for s, n in summary["notes"]]
+        body.append("</ul>")
     if summary.get("not_gradable"):
         body += ["<h2>Not gradable</h2>", "<ul>"]
         body += [f"<li><strong>{_h(s)}</strong>: {_h(err)}</li>" for s, err in summary["not_gradable"]]

@@ -102,6 +102,10 @@ def _summary_md(summary: dict) -> str:
         out += [f"| {_md_text(e['student'])} | {_md_text(e['function'])} | {_md_code(e['message'])} |"
                 for e in summary["review"]]
         out.append("")
+    if summary.get("notes"):
+        out += ["## Notes from intake", ""]
+        out += [f"- **{_md_text(s)}**: {_md_code(n)}" for s, n in summary["notes"]]
+        out.append("")
     if summary.get("not_gradable"):
         out += ["## Not gradable", ""]
         out += [f"- **{_md_text(s)}**: {_md_text(err)}" for s, err in summary["not_gradable"]]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 
-from .common import N_BINS, SUMMARY_SCHEMA, _num, _tests
+from .common import N_BINS, SUMMARY_SCHEMA, _notes, _num, _tests
 
 
 def _r(x: float) -> float:
@@ -19,7 +19,8 @@ def summarize(results: list[dict]) -> dict:
     Test pass rates and function means cover the graded submissions only:
     they describe how hard each exercise was. Tests are listed lowest pass
     rate first, so the ones most students fail come on top. `review` lists, once
-    per student and function, what is held for a teacher to look at.
+    per student and function, what is held for a teacher to look at; `notes`
+    what intake noted about each submission.
     """
     graded = [r for r in results if r.get("status") == "graded"]
     scores = [float(r.get("score") or 0.0) for r in results]
@@ -81,6 +82,7 @@ def summarize(results: list[dict]) -> dict:
         "tests": test_rows,
         "functions": fn_rows,
         "review": [{"student": s, "function": f, "message": m} for (s, f), m in sorted(review.items())],
+        "notes": [[str(r.get("student")), n] for r in results for n in _notes(r)],
     }
 
 

@@ -101,6 +101,11 @@ def _summary_renderable(summary: dict):
         for e in summary["review"]:
             t.add_row(Text(str(e["student"])), Text(str(e["function"])), Text(str(e["message"])))
         parts += [t, Text("")]
+    if summary.get("notes"):
+        notes = Text("notes from intake\n", style="bold yellow")
+        for student, note in summary["notes"]:
+            notes.append(f"  {student}: {_flat(note)}\n")
+        parts.append(notes)
     if summary.get("not_gradable"):
         ng = Text("not gradable\n", style="bold red")
         for student, error in summary["not_gradable"]:
