@@ -98,7 +98,8 @@ def _scan(source: str, bans: dict[str, tuple[str, ...]]) -> Scan:
     uses = {name: _names_used(node, aliases) for name, node in defs.items()}
     assigned = module_level_assignments(tree, aliases)
     module_uses = set().union(set(), *(_names_used(n, aliases) for n in _import_time(tree.body)))
-    module_review = _review_reasons(module_uses)
+    imported = {v.split(".")[0] for v in aliases.values()}
+    module_review = _review_reasons(module_uses, imported)
     result = Scan()
     for function, names in bans.items():
         review = list(module_review)
@@ -113,7 +114,7 @@ def _scan(source: str, bans: dict[str, tuple[str, ...]]) -> Scan:
                            for b in names for u in used if _matches(u, b, own_methods)})
             if hits:
                 result.banned[function] = hits
-            review += [r for r in _review_reasons(used) if r not in review]
+            review += [r for r in _review_reasons(used, imported) if r not in review]
         if review:
             result.review[function] = review
     return result
@@ -172,9 +173,19 @@ def _matches(used: str, banned: str, own_methods: set[str] = frozenset()) -> boo
     return used == banned or used.startswith(banned + ".")
 
 
-def _review_reasons(used: set[str]) -> list[str]:
+_BUILTIN_NAMES = {"__import__", "__builtins__", "exec", "eval", "compile", "globals"}
+
+
+def _review_reasons(used: set[str], imported: set[str]) -> list[str]:
+    """Why these names hold a function for review. A module counts only where the source imports it:
+    a variable of the student's own called `gc` or `inspect` is just a variable."""
     out = []
     for u in sorted(used):
+        root = u.split(".")[0]
+        internals = any(p in _REVIEW_DUNDERS for p in u.split(".")[1:])
+        if root not in imported and root not in _BUILTIN_NAMES and root != "torch" and not internals \
+                and not u.startswith("dynamic:"):
+            continue
         why = None
         if u.startswith("dynamic:"):
             why = "a name built at run time (" + u.split(":", 1)[1] + ")"

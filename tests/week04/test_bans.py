@@ -93,6 +93,7 @@ def test_scan_spellings(src, found):
     ("def sobel(i):\n    return __import__('torch').relu(i)\n", "__import__"),
     ("import importlib\ndef sobel(i):\n    return importlib.import_module('torch').relu(i)\n", "importlib"),
     ("def sobel(i):\n    return eval('i')\n", "eval"),
+    ("def sobel(i, fn=None):\n    return fn.__closure__[0].cell_contents(i)\n", "__closure__"),
 ])
 def test_scan_flags_what_tampers_or_hides(src, reason):
     review = scan(src, BANS).review
@@ -107,6 +108,11 @@ def test_scan_flags_what_tampers_or_hides(src, reason):
 ], ids=["statement", "class-body", "default", "decorator"])
 def test_scan_import_time_tampering_holds_every_function(src):
     assert set(scan(src, BANS).review) == set(BANS)
+
+
+def test_scan_variables_named_like_modules_are_variables():
+    src = "def sobel(images):\n    gc = images * 2\n    inspect = gc + 1\n    return gc.abs(), inspect\n"
+    assert scan(src, BANS).review == {}
 
 
 def test_scan_method_bodies_hold_only_who_calls_them():
