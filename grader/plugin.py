@@ -129,7 +129,8 @@ class GradingPlugin:
                                f"(files found: {', '.join(sorted(p.name for p in target.folder.iterdir())) or 'none'})",
                                **common)
         source = module_file.read_text(errors="replace")
-        static_bans = banned_mod.find_banned(source, {f: self.week.banned_for(f) for f in self.week.functions})
+        scan = banned_mod.scan(source, {f: self.week.banned_for(f) for f in self.week.functions})
+        static_bans, review = scan.banned, scan.review
         staged = self.stage(target.folder)
         self.session = Session(self.sandbox, staged, self.week, seed=self.seed, device=self.device_name)
         tests = []
@@ -139,7 +140,7 @@ class GradingPlugin:
             budget = self.sandbox.limits.submission_timeout_s
             for i, item in enumerate(self.items):
                 nextitem = self.items[i + 1] if i + 1 < len(self.items) else None
-                tests.append(self._run_item(item, nextitem, static_bans, started, budget))
+                tests.append(self._run_item(item, nextitem, static_bans, review, started, budget))
                 if tests[-1]["status"] == "timeout":
                     self.timed_out.setdefault(tests[-1]["function"], tests[-1]["name"])
         finally:
@@ -149,7 +150,7 @@ class GradingPlugin:
             self.session = None
         return make_result(tests=tests, **common)
 
-    def _run_item(self, item, nextitem, static_bans, started, budget) -> dict:
+    def _run_item(self, item, nextitem, static_bans, review, started, budget) -> dict:
         function = _function_of(item)
         vis = "public" if item.get_closest_marker("public") else "hidden"
         name = _test_name(item, function)
@@ -173,6 +174,12 @@ class GradingPlugin:
         finally:
             testing.visibility.reset(token)
         status, message = self._classify(item, reports)
+        if function in review:
+            # points it would have earned are withheld; a test it lost anyway keeps its own status
+            if status == "passed":
+                status, message = "review", _review_message(function, review[function])
+            else:
+                message = _one_line(f"{message} (also held for review: {_why(function, review[function])})", 800)
         return test_entry(status=status, message=message, duration_s=time.perf_counter() - t0, **entry)
 
     def _classify(self, item, reports) -> tuple[str, str]:
@@ -216,6 +223,19 @@ def _test_name(item, function: str) -> str:
     if "[" in item.name and doc:
         label += " " + item.name[item.name.index("["):]
     return f"{function}: {label}" if function else label
+
+
+def _review_message(function: str, reasons: list[str]) -> str:
+    """Why a function's points are held for a person to look at."""
+    return _one_line(f"held for review: {_why(function, reasons)}; the test itself passed, but its points are "
+                     "withheld until a teacher has looked", 800)
+
+
+def _why(function: str, reasons: list[str]) -> str:
+    if all(r.startswith("the source") for r in reasons):
+        return f"{function} could not be checked for banned calls ({'; '.join(reasons)})"
+    return (f"{function} reaches for {'; '.join(reasons)}, which can switch off or hide from the grader's "
+            "checks")
 
 
 def _one_line(text: str, limit: int) -> str:

@@ -365,10 +365,10 @@ def _import_message(module: str, answer: dict) -> str:
 
 
 def _raised_message(name: str, answer: dict) -> str:
-    if answer.get("type") == "NotImplementedError":
+    msg = answer.get("message") or ""
+    if answer.get("type") == "NotImplementedError" and msg.strip() in ("", name):  # the stub's own raise
         return f"{name} is not implemented yet (it raises NotImplementedError)"
     where = f" ({answer['where'][-1]})" if answer.get("where") else ""
-    msg = answer.get("message") or ""
     return f"{name} raised {answer.get('type')}{': ' + msg if msg else ''}{where}"
 
 

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from . import __version__
 
 SCHEMA = "dlgrade.result/1"
-TEST_STATUSES = ("passed", "failed", "error", "timeout", "crashed", "banned")
+TEST_STATUSES = ("passed", "failed", "error", "timeout", "crashed", "banned", "review")
 
 
 def test_entry(*, name: str, function: str, max_score: float, status: str, message: str,

@@ -56,11 +56,14 @@ def _encode(obj, buffers: list, depth: int):
         raise WireError("nested too deeply")
     t = type(obj)
     if isinstance(obj, torch.Tensor):
-        x = obj.detach().to("cpu").contiguous()
+        x = obj.detach().to("cpu")
         name = str(x.dtype).removeprefix("torch.")
         if name not in DTYPES:
             raise WireError(f"a tensor of dtype {name}")
-        raw = x.view(torch.uint8).numpy().tobytes() if x.numel() else b""
+        if not x.is_contiguous() and x.numel() and _non_overlapping(list(x.shape), list(x.stride())):
+            return _encode_view(x, name, buffers)
+        x = x.contiguous()
+        raw = x.reshape(-1).view(torch.uint8).numpy().tobytes() if x.numel() else b""  # 0-d too
         buffers.append(raw)
         return ["X", name, list(x.shape), len(raw)]
     if obj is None:
@@ -84,6 +87,44 @@ def _encode(obj, buffers: list, depth: int):
     if t in (dict, OrderedDict):
         return ["D", [[_encode(k, buffers, depth + 1), _encode(v, buffers, depth + 1)] for k, v in obj.items()]]
     raise WireError(f"an object of type {t.__name__}")
+
+
+def _encode_view(x: torch.Tensor, name: str, buffers: list):
+    """A view (transposed, sliced) keeps its strides: the span of storage it covers, then
+    its size and strides in elements. The receiver rebuilds it with `as_strided`."""
+    span = 1 + sum((n - 1) * st for n, st in zip(x.shape, x.stride()))
+    base = torch.as_strided(x, (span,), (1,), x.storage_offset()).contiguous()
+    raw = base.view(torch.uint8).numpy().tobytes()
+    buffers.append(raw)
+    return ["V", name, list(x.shape), list(x.stride()), len(raw)]
+
+
+def _non_overlapping(shape: list, stride: list) -> bool:
+    """No two elements share memory: sorted by stride, each dimension steps over the ones below it."""
+    dims = sorted((st, n) for n, st in zip(shape, stride) if n > 1)
+    reach = 1
+    for st, n in dims:
+        if st < reach:
+            return False
+        reach = st * n
+    return True
+
+
+def _decode_view(node, view: memoryview, offset: int):
+    """The `V` tag, checked as strictly as `X`: every index it can reach lies in its own bytes."""
+    _, name, shape, stride, size = node
+    dtype = DTYPES[name]
+    ints = (type(shape) is list and type(stride) is list and len(shape) == len(stride) <= 64
+            and all(type(d) is int and d > 0 for d in shape) and all(type(d) is int and d >= 0 for d in stride))
+    if not ints or type(size) is not int:
+        raise WireError("a malformed tensor view")
+    span = 1 + sum((n - 1) * st for n, st in zip(shape, stride))
+    if not _non_overlapping(shape, stride) or span * torch.empty(0, dtype=dtype).element_size() != size \
+            or offset + size > len(view):
+        raise WireError("a tensor view whose strides do not match its bytes")
+    raw = bytearray(view[offset:offset + size])
+    base = torch.frombuffer(raw, dtype=torch.uint8).view(dtype)
+    return torch.as_strided(base, shape, stride, 0), offset + size
 
 
 def loads(data: bytes):
@@ -121,6 +162,8 @@ def _decode(node, view: memoryview, offset: int, depth: int):
             return torch.empty(shape, dtype=dtype), offset
         raw = bytearray(view[offset:offset + size])
         return torch.frombuffer(raw, dtype=torch.uint8).view(dtype).reshape(shape), offset + size
+    if tag == "V":
+        return _decode_view(node, view, offset)
     if tag == "n":
         return None, offset
     if tag in ("b", "i", "f", "s"):

@@ -206,8 +206,10 @@ def test_summary_function_means(results):
 def test_summary_of_nothing_renders():
     s = summarize([])
     assert (s["n"], s["mean"], s["histogram"]["counts"]) == (0, None, [0] * 10)
-    for fmt in ("text", "md", "html", "json"):
-        assert "0 students" in render_summary(s, fmt) or fmt == "json"
+    for fmt in ("text", "md", "html"):
+        assert "0 students" in render_summary(s, fmt)
+    data = json.loads(render_summary(s, "json"))
+    assert (data["schema"], data["n"], data["mean"], data["tests"]) == ("dlgrade.summary/1", 0, None, [])
 
 
 def test_summary_text_draws_the_histogram(results):
@@ -234,10 +236,14 @@ def test_summary_markdown_and_html(results):
         assert external not in page
 
 
-def test_summary_json_round_trips(results):
-    s = summarize(results)
-    assert json.loads(render_summary(s, "json")) == json.loads(json.dumps(s))
-    assert json.loads(render_summary(s, "json"))["histogram"]["counts"] == [1, 0, 1, 0, 0, 0, 1, 0, 0, 1]
+def test_summary_json_holds_the_statistics(results):
+    data = json.loads(render_summary(summarize(results), "json"))
+    assert data["schema"] == "dlgrade.summary/1" and data["weeks"] == ["week04"]
+    assert (data["n"], data["n_graded"], data["mean"], data["median"]) == (4, 3, 4.5, 4.0)
+    assert data["histogram"]["counts"] == [1, 0, 1, 0, 0, 0, 1, 0, 0, 1]
+    assert data["not_gradable"] == [["au100004", NOT_GRADABLE_ERROR]]
+    assert [t["name"] for t in data["tests"]][0] == "conv2d_forward: stride 2, padding 1"
+    assert {f["function"]: f["mean"] for f in data["functions"]} == {"conv2d_forward": 4.0, "relu": 2.0}
 
 
 # --------------------------------------------------------------------------- gradebooks
@@ -348,3 +354,86 @@ def test_reports_import_no_torch():
             "r.render_summary(r.summarize([]), 'text'); print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# --------------------------------------------------------------------------- what a student sees
+
+LONG = ("dx values differ in 106 of 288 entries: max abs error 1.13 at [1, 2, 2, 4] (relative 0.75; tolerance "
+        "rtol=1e-07, atol=2.4e-09); hint: the gradient of a window was split among its tied maxima (what autograd "
+        "does for amax); the first maximum in row-major order gets all of it ENDOFHINT")
+
+
+def test_whole_reason_and_hint_in_every_format():
+    r = _result("au1", [_test("ties", "maxpool2d_backward", 1.0, "failed", message=LONG)])
+    text = render_result(r, "text", width=100)
+    assert "ENDOFHINT" in text and "split among" in text and "row-major" in text
+    assert all(len(line) <= 100 for line in text.splitlines())
+    assert "ENDOFHINT" in render_result(r, "md") and "ENDOFHINT" in render_result(r, "html")
+    out = io.StringIO()
+    from rich.console import Console
+
+    print_result(r, Console(file=out, width=80))  # what `dlgrade check` prints
+    assert "ENDOFHINT" in out.getvalue()
+
+
+def test_intake_notes_in_every_format():
+    notes = ["dropped cell 2: it does not parse", "used 'my_conv.py' as conv.py"]
+    r = _result("au1", [_test("t", "f", 1.0, "passed")], notes=notes)
+    s = summarize([r, _result("au2", [_test("t", "f", 1.0, "passed")])])
+    assert s["notes"] == [["au1", notes[0]], ["au1", notes[1]]]
+    for fmt in ("text", "md", "html", "json"):
+        for out in (render_result(r, fmt, width=160), render_summary(s, fmt, width=160)):
+            assert "dropped cell 2: it does not parse" in out, fmt
+            assert "my_conv.py" in out, fmt
+
+
+HOSTILE = "ok\x1b[2J\x1b[H\x1b]52;c;ZXZpbA==\x07\rdlgrade check: 30/30 passed\u202e\x9b31m\udcff"
+
+
+def test_control_characters_never_reach_the_terminal_raw():
+    r = _result("au1\x1b[2J", [_test("t", "f", 1.0, "failed", message=HOSTILE)], notes=["note\x1b]52;c;eA==\x07"])
+    for fmt in ("text", "md", "html"):
+        out = render_result(r, fmt, width=200)
+        for raw in ("\x1b[2J", "\x1b]52", "\x07", "\r", "\u202e", "\x9b", "\udcff"):
+            assert raw not in out, (fmt, raw)
+        assert "\\x1b[2J" in out and "\\x1b]52" in out and "\\r" in out, fmt
+        out.encode("utf-8")
+    coloured = render_result(r, "text", color=True, width=200)
+    assert "\x1b[2J" not in coloured and "\x1b]52" not in coloured and "\x1b[31m" in coloured
+    out = io.StringIO()
+    from rich.console import Console
+
+    print_result(r, Console(file=out, force_terminal=True, color_system="standard", width=200))
+    assert "\x1b[2J" not in out.getvalue() and "\x1b]52" not in out.getvalue()
+    summary = render_summary(summarize([r]), "text", width=200)
+    assert "\x1b[2J" not in summary
+
+
+def test_a_lone_surrogate_is_written_to_a_file(tmp_path):
+    r = _result("au1", [_test("t", "f", 1.0, "failed", message="bad byte \udcff here")])
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "au1.json").write_text(json.dumps(r))
+    for fmt in ("html", "md", "json", "text"):
+        target = tmp_path / f"out.{fmt}"
+        run = subprocess.run([sys.executable, "-m", "grader.cli", "report", str(tmp_path / "in" / "au1.json"),
+                              "--format", fmt, "-o", str(target)], cwd=ROOT, capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr
+        assert "\\udcff" in target.read_text(encoding="utf-8")
+    assert json.loads((tmp_path / "out.json").read_text())["tests"][0]["message"] == "bad byte \udcff here"
+
+
+def test_review_is_listed_for_the_instructor():
+    why = "held for review: conv2d_forward reaches for sys.modules, which can switch off the grader's checks"
+    rs = [_result("au1", [_test("t", "conv2d_forward", 2.0, "review", message=why),
+                          _test("u", "conv2d_forward", 2.0, "review", message=why),
+                          _test("v", "relu", 1.0, "passed")]),
+          _result("au2", [_test("t", "conv2d_forward", 2.0, "passed")])]
+    s = summarize(rs)
+    assert s["review"] == [{"student": "au1", "function": "conv2d_forward", "message": why}]
+    text = render_summary(s, "text", width=200)
+    assert "held for review" in text and "au1" in text and "sys.modules" in text
+    assert "## Held for review" in render_summary(s, "md") and "sys.modules" in render_summary(s, "md")
+    assert "<h2>Held for review</h2>" in render_summary(s, "html")
+    page = render_result(rs[0], "html")
+    assert "st-review" in page and "sys.modules" in page
+    assert "\x1b[33mreview" in render_result(rs[0], "text", color=True, width=200)

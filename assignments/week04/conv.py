@@ -10,8 +10,14 @@ Conventions (the same in every function):
 - Results have the input's dtype and device. Never modify an input in place.
 - Banned here (the point is to write them): `F.conv2d`, `torch.conv2d`,
   `nn.Conv2d`, `F.unfold`, `nn.Unfold`, `F.max_pool2d`, `nn.MaxPool2d`,
-  `torch.nn.grad`, and autograd (`.backward()`, `torch.autograd`) in the
-  backward functions.
+  `torch.nn.grad`, and autograd (`.backward()`, `torch.autograd`,
+  `torch.func`) in the backward functions. Every other way to the same torch
+  operators counts too (`torch.convolution`, `torch.ops.aten...`,
+  `F.conv_transpose2d`, `F.fold`, `nn.Conv3d`): the grader sees the operator,
+  whatever the spelling. Your own helper functions and classes (a `Conv`
+  class with a `backward` method) are yours to use. Code that reaches into
+  the grader or torch's internals (`sys.modules`, `torch._C`, `getattr` with a
+  name built at run time) is held for a teacher to review.
 
 A useful trick for all of them: for a kernel offset (i, j), the input pixels
 that meet kernel entry (i, j) over all output positions form one strided

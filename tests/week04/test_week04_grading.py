@@ -38,7 +38,30 @@ def graded(request, week, tmp_path_factory):
         "    out.backward(dout)\n"
         "    return x.grad, w.grad, b.grad\n\n\n"
         "def _unused(dout, x, w, b, stride=1, padding=0):"), "conv")
+    # an implemented function that refuses what it does not support, in its own words
+    folders["refuses_pairs"] = make_submission(tmp, "refuses_pairs", ref_src.replace(
+        "    sh, sw = _pair(stride)\n    ph, pw = _pair(padding)\n    N, C, H, W = x.shape\n",
+        "    if not isinstance(stride, int):\n"
+        "        raise NotImplementedError('pair strides are not supported')\n"
+        "    sh, sw = _pair(stride)\n    ph, pw = _pair(padding)\n    N, C, H, W = x.shape\n", 1), "conv")
     return grade_folders(week, folders, seed=request.param)
+
+
+# Words the feedback of some failed test of each wrong version must contain: the hint that names it.
+HINTS = {
+    "flipped_kernel": "kernel is flipped",
+    "dx_kernel_transposed": "kernel transposed",
+    "maxpool_grad_all_ties": "every tied maximum",
+    "maxpool_grad_split_ties": "split among its tied maxima",
+    "maxpool_grad_whole_window": "every entry of a window got",
+    "maxpool_grad_last_tie": "last maximum",
+    "dx_crop_negative_pad": "pad:-pad",
+    "magnitude_eps": "exactly 0",
+    "pool_backward_1x1_writes_x": "modified its input",
+    "db_squeeze": "db",
+}
+# The wrong versions the public tests alone must catch (the commonest bug of each function among them).
+PUBLIC_CATCHES = set(MANIFEST) - {"dx_kernel_squeeze", "pool_backward_1x1_writes_x", "pool_forward_assumes_contiguous"}
 
 
 def test_reference_full_marks(graded):
@@ -77,3 +100,25 @@ def test_hidden_feedback_shows_no_expected_values(graded):
         assert "; got " not in t["message"] and "max abs error" in t["message"]
         assert "kernel is flipped" in t["message"]
     assert all("; got " in t["message"] for t in public)  # public tests may show them
+
+
+@pytest.mark.parametrize("name", sorted(HINTS))
+def test_feedback_names_the_mistake(graded, name):
+    messages = [t["message"] for t in graded[name]["tests"] if t["status"] != "passed"]
+    assert any(HINTS[name] in m for m in messages), messages
+
+
+def test_public_suite_catches_the_common_bugs(week, tmp_path):
+    folders = {name: make_submission(tmp_path, name, WRONG[name][1], "conv") for name in sorted(PUBLIC_CATCHES)}
+    results = grade_folders(week, folders, visibility="public")
+    assert {name for name, r in results.items() if lost(r)} == PUBLIC_CATCHES
+    for name, r in results.items():
+        assert lost(r) <= set(MANIFEST[name]), (name, by_function(r))
+
+
+def test_student_not_implemented_message_is_kept(graded):
+    tests = [t for t in graded["refuses_pairs"]["tests"] if t["status"] != "passed"]
+    assert tests and {t["function"] for t in tests} == {"conv2d_forward"}
+    assert all("pair strides are not supported" in t["message"] for t in tests)
+    stub = [t for t in graded["stub"]["tests"] if t["function"] == "conv2d_forward"]
+    assert all("not implemented yet" in t["message"] for t in stub)
