@@ -18,7 +18,7 @@ from .intake.scratch import make_workdir
 
 
 def check(*, week: str, path: Path | None = None, device: str = "cpu", json_path: Path | None = None,
-          course: Course | None = None) -> dict:
+          course: Course | None = None, weak_sandbox: bool = False) -> dict:
     """Run the public tests of `week` on one submission (default: the week's assignment folder)."""
     from .runner import run_week
 
@@ -28,7 +28,9 @@ def check(*, week: str, path: Path | None = None, device: str = "cpu", json_path
     tmp = make_workdir()
     try:
         target = _single_target(path, w.module, tmp, student="local")
-        [result] = run_week(w, [target], visibility="public", device=device)
+        limits = course.settings().limits()
+        [result] = run_week(w, [target], visibility="public", device=device, limits=limits,
+                            weak_sandbox=weak_sandbox)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if json_path:
@@ -65,7 +67,8 @@ def grade(*, week: str, submissions: list[Path], out_dir: Path = Path("out"), jo
           timeout: float | None = None, seed: int | None = None, force: bool = False, id_pattern: str | None = None,
           device: str = "cpu", progress: bool = False, course: Course | None = None,
           test_timeout: float | None = None, submission_timeout: float | None = None,
-          memory_mb: int | None = None, output_kb: int | None = None, bulk: bool = False):
+          memory_mb: int | None = None, output_kb: int | None = None, bulk: bool = False,
+          weak_sandbox: bool = False):
     """Grade a class; settings not given come from the course's dlgrade.toml, then the defaults."""
     from .course import OPTION_NAMES, check_setting
     from .intake.identities import _compile_id_pattern
@@ -74,7 +77,8 @@ def grade(*, week: str, submissions: list[Path], out_dir: Path = Path("out"), jo
     w = course.week(week)
     settings = course.settings()
     limits = settings.limits(call_timeout_s=timeout, test_timeout_s=test_timeout,
-                             submission_timeout_s=submission_timeout, memory_mb=memory_mb, output_kb=output_kb)
+                             submission_timeout_s=submission_timeout, memory_mb=memory_mb, output_kb=output_kb,
+                             sandbox="weak" if weak_sandbox else None)
     for name, value in (("jobs", jobs), ("seed", seed), ("id_pattern", id_pattern)):
         if value is not None:
             check_setting(name, value, OPTION_NAMES[name])
@@ -276,40 +280,48 @@ def verify(*, week: str, device: str = "cpu", course: Course | None = None):
 
 
 ISOLATION_FEATURES = {
-    "pids-cgroup": "a cap on processes and threads (fork bombs)",
-    "network": "no network (own network namespace)",
+    "user-namespace": "own user namespace: root inside is an unprivileged user outside",
+    "unprivileged": "runs as an unprivileged host user (nobody when grading as root), no groups",
     "pid-namespace": "cannot see or signal other processes; leftovers die with the worker",
-    "filesystem": "read-only filesystem; solutions, suites, outputs and other students hidden",
-    "private-proc": "a /proc that shows only the worker's own processes",
-    "user-namespace": "namespaces made without root (user namespace)",
-    "no-capabilities": "every capability dropped: the above cannot be undone",
+    "network": "no network (own network namespace)",
+    "ipc-namespace": "own System V IPC: segments die with the worker",
+    "filesystem": "a root of its own: system folders, Python and its submission, read-only; nothing else",
+    "scratch-tmpfs": "a size-capped scratch folder in memory (not the host disk)",
+    "private-proc": "its own /proc, with the kernel's knobs (/proc/sys) read-only",
+    "no-capabilities": "every capability dropped and no_new_privs: none of the above can be undone",
+    "seccomp": "a system-call filter: no ptrace, mount, namespaces, keyrings, bpf, perf, modules, io_uring",
+    "process-limit": "a cap on its processes and threads (fork bombs)",
+    "memory-limit": "a memory limit that counts shared memory (a memory cgroup, or shared maps refused)",
 }
 
 
 def doctor() -> dict:
-    """Which isolation features a worker gets on this machine, found by starting one."""
+    """Which isolation features a worker gets on this machine, found by starting one.
+
+    The probe runs in a weak sandbox, so that it can report what is missing
+    instead of stopping at the first missing feature.
+    """
     import os
-    import resource
 
     from .course import Week
     from .proxy import Session
-    from .sandbox import Sandbox
+    from .sandbox import REQUIRED, Sandbox
 
     with tempfile.TemporaryDirectory(prefix="dlgrade-doctor-") as tmp:
         Path(tmp, "probe.py").write_text("X = 1\n")
         week = Week(name="doctor", title="doctor", module="probe", functions=())
-        with Sandbox() as sandbox:
+        with Sandbox(weak=True) as sandbox:
             session = Session(sandbox, sandbox.stage(Path(tmp)), week, seed=0, device="cpu")
             try:
                 session.probe()
-                got = session.isolation
             finally:
                 session.close()
+            got = set(sandbox.features or [])
+            cgroups = sorted(sandbox.cgroups)
     features = {name: name in got for name in ISOLATION_FEATURES}
-    return {"user": "root" if os.geteuid() == 0 else f"uid {os.geteuid()}",
-            "features": features, "descriptions": ISOLATION_FEATURES,
-            "rlimits": {"RLIMIT_DATA": True, "RLIMIT_CPU": True, "RLIMIT_FSIZE": True,
-                        "RLIMIT_NPROC": os.geteuid() != 0},
-            "nproc_note": "RLIMIT_NPROC is not enforced for root; the pids cgroup stands in for it"
-                          if os.geteuid() == 0 else "RLIMIT_NPROC is enforced for this user",
-            "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024}
+    missing = [f for f in REQUIRED if f not in got]
+    advice = ("grading as a normal user needs user namespaces (sysctl kernel.unprivileged_userns_clone=1, or "
+              "user.max_user_namespaces > 0); seccomp needs libseccomp.so.2; or grade with --weak-sandbox "
+              "and every result will say what was missing")
+    return {"user": "root" if os.geteuid() == 0 else f"uid {os.geteuid()}", "features": features,
+            "descriptions": ISOLATION_FEATURES, "missing": missing, "advice": advice, "cgroups": cgroups}

@@ -29,18 +29,23 @@ def cli() -> None:
     """
 
 
+WEAK = click.option("--weak-sandbox", is_flag=True, help="Grade even where the full sandbox cannot be had "
+                    "(see `dlgrade doctor`); every result then says what was missing.")
+
+
 @cli.command()
 @click.argument("week")
 @click.argument("path", required=False, type=click.Path(path_type=Path))
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Also write the result as JSON.")
+@WEAK
 @DEVICE
-def check(week: str, path: Path | None, json_path: Path | None, device: str) -> None:
+def check(week: str, path: Path | None, json_path: Path | None, weak_sandbox: bool, device: str) -> None:
     """Run the public tests of WEEK on PATH (default: assignments/WEEK)."""
     from . import api
 
     from .report import print_result
 
-    result = api.check(week=week, path=path, device=device, json_path=json_path)
+    result = api.check(week=week, path=path, device=device, json_path=json_path, weak_sandbox=weak_sandbox)
     print_result(result, _console())
     sys.exit(0 if result["status"] == "graded" and result["score"] == result["max_score"] else 1)
 
@@ -75,11 +80,12 @@ def submit(week: str, path: Path | None, student: str, output: Path | None) -> N
 @click.option("--id-pattern", default=None, help="Regex with a group 'student' for LMS download names.")
 @click.option("--bulk", is_flag=True, help="Each zip given holds one entry per student (a zip is one student's "
               "unless it is an LMS bulk download).")
+@WEAK
 @DEVICE
 def grade(week: str, submissions: tuple[Path, ...], out_dir: Path, jobs: int | None, timeout: float | None,
           test_timeout: float | None, submission_timeout: float | None, memory_mb: int | None,
           output_kb: int | None, seed: int | None, force: bool, id_pattern: str | None, bulk: bool,
-          device: str) -> None:
+          weak_sandbox: bool, device: str) -> None:
     """Grade every submission with the public and hidden tests of WEEK.
 
     Limits not given here come from the course's dlgrade.toml [grading], then the defaults in brackets.
@@ -89,7 +95,7 @@ def grade(week: str, submissions: tuple[Path, ...], out_dir: Path, jobs: int | N
     summary = api.grade(week=week, submissions=list(submissions), out_dir=out_dir, jobs=jobs, timeout=timeout,
                         test_timeout=test_timeout, submission_timeout=submission_timeout, memory_mb=memory_mb,
                         output_kb=output_kb, seed=seed, force=force, id_pattern=id_pattern, bulk=bulk, device=device,
-                        progress=True)
+                        progress=True, weak_sandbox=weak_sandbox)
     click.echo(summary)
     if summary.missing:
         click.secho(f"error: {len(summary.missing)} submission(s) got no result ({', '.join(summary.missing)}); "
@@ -163,7 +169,7 @@ def verify(week: str, device: str) -> None:
 
 @cli.command()
 def doctor() -> None:
-    """Say which sandbox isolation features this machine grants the workers."""
+    """Say which sandbox isolation features this machine grants the workers; exit 1 when any is missing."""
     from . import api
 
     info = api.doctor()
@@ -171,9 +177,13 @@ def doctor() -> None:
     for name, ok in info["features"].items():
         mark = click.style("yes", fg="green") if ok else click.style("no ", fg="red")
         click.echo(f"  {mark}  {name:16s} {info['descriptions'][name]}")
-    click.echo(f"  {info['nproc_note']}")
-    click.echo("  always: wall-clock and CPU timeouts, RLIMIT_DATA, capped output, private scratch folder, "
-               "seeded RNGs, one torch thread")
+    click.echo("  always: wall-clock deadlines, RLIMIT_CPU, RLIMIT_DATA, capped output and answers, seeded RNGs, "
+               "one torch thread")
+    if info["missing"]:
+        click.secho(f"grading here would not be isolated: missing {', '.join(info['missing'])}; "
+                    f"{info['advice']}", fg="red", err=True)
+        sys.exit(1)
+    click.echo("every worker is fully isolated here.")
 
 
 def _console():

@@ -35,6 +35,7 @@ class Week:
     banned: dict[str, tuple[str, ...]] = field(default_factory=dict)
     warm: tuple[str, ...] = ()
     in_place: tuple[str, ...] = ()
+    answer_mb: int = 16  # the largest answer a worker may send back (week.toml answer_mb)
     course: "Course | None" = None
 
     def banned_for(self, function: str) -> tuple[str, ...]:
@@ -129,6 +130,7 @@ class Course:
             banned=banned,
             warm=tuple(data.get("warm", ())),
             in_place=tuple(data.get("in_place", ())),
+            answer_mb=_answer_mb(data.get("answer_mb", 16), meta),
             course=self,
         )
 
@@ -146,6 +148,7 @@ class Settings:
     output_kb: int = 1024
     test_timeout_s: float = 60.0
     submission_timeout_s: float = 600.0
+    sandbox: str = "strict"
 
     def limits(self, **overrides):
         """The sandbox limits, with any non-None override (from the command line) taking precedence."""
@@ -159,7 +162,8 @@ class Settings:
         merged = replace(self, **given)
         return Limits(call_timeout_s=merged.call_timeout_s, cpu_s=merged.cpu_s,
                       memory_bytes=int(merged.memory_mb) << 20, output_bytes=int(merged.output_kb) << 10,
-                      test_timeout_s=merged.test_timeout_s, submission_timeout_s=merged.submission_timeout_s)
+                      test_timeout_s=merged.test_timeout_s, submission_timeout_s=merged.submission_timeout_s,
+                      weak_sandbox=merged.sandbox == "weak")
 
 
 # Each setting: (kind, lowest, highest, what it is, in words). Timeouts and CPU seconds may be fractions.
@@ -173,6 +177,7 @@ SETTING_RULES: dict[str, tuple[type, float, float, str]] = {
     "memory_mb": (int, 64, 1 << 22, "a whole number of MiB from 64"),
     "output_kb": (int, 1, 1 << 20, "a whole number of KiB from 1"),
     "id_pattern": (str, 0, 0, "a regular expression in quotes"),
+    "sandbox": (str, 0, 0, '"strict" or "weak"'),
 }
 # The command-line option behind a setting, to name it in an error.
 OPTION_NAMES = {"call_timeout_s": "--timeout", "test_timeout_s": "--test-timeout",
@@ -184,7 +189,9 @@ def check_setting(name: str, value, where: str) -> None:
     """Refuse a setting of the wrong type, out of range or not finite, with one sentence naming `where`."""
     kind, low, high, words = SETTING_RULES[name]
     shown = repr(value) if isinstance(value, str) else str(value)
-    if kind is str:
+    if name == "sandbox":
+        ok = value in ("strict", "weak")
+    elif kind is str:
         ok = isinstance(value, str) and bool(value)
     elif isinstance(value, bool) or not isinstance(value, (int, float)):
         ok = False
@@ -194,6 +201,12 @@ def check_setting(name: str, value, where: str) -> None:
         ok = math.isfinite(value) and low <= value <= high
     if not ok:
         raise UserError(f"{where} must be {words}, not {shown}; fix the setting.")
+
+
+def _answer_mb(value, meta: Path) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 4096:
+        raise UserError(f"{meta}: answer_mb must be a whole number of MiB from 1 to 4096, not {value!r}; fix the file.")
+    return value
 
 
 def normalize_week(name: str) -> str:

@@ -9,6 +9,7 @@ in a worker's memory. A failure of the sandbox stops the run
 from __future__ import annotations
 
 import importlib.util
+from dataclasses import replace
 import os
 import sys
 from pathlib import Path
@@ -36,6 +37,8 @@ def run_week(week: Week, targets: Iterable[Target], *, visibility: str = "all", 
     weak_sandbox: grade even where the full sandbox cannot be had; each result says what was missing.
     """
     own = sandbox is None
+    limits = replace(limits or Limits(), answer_bytes=week.answer_mb << 20)
+    weak_sandbox = weak_sandbox or limits.weak_sandbox
     sandbox = sandbox or Sandbox(device=device, limits=limits, warm=week.warm,
                                  hide=(str(week.course.root), *hide), weak=weak_sandbox,
                                  banned=tuple({n for f in week.functions for n in week.banned_for(f)}))
@@ -49,6 +52,7 @@ def run_week(week: Week, targets: Iterable[Target], *, visibility: str = "all", 
         if sandbox.fatal:  # graded by a broken sandbox: stop before anyone's result is kept
             raise SandboxFailure(sandbox.fatal)
         missing = sandbox.missing()
+        r["sandbox"] = {"mode": "weak" if sandbox.weak else "strict", "features": list(sandbox.features or [])}
         if missing:
             r.setdefault("notes", []).append(
                 "graded with a weak sandbox (--weak-sandbox): this machine lacks " + ", ".join(missing))

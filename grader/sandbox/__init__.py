@@ -56,9 +56,12 @@ class Limits:
     submission_timeout_s: float = 600.0 # one submission, all its tests
     max_processes: int = 64             # processes and threads of one worker (RLIMIT_NPROC in its user namespace)
     scratch_bytes: int = 64 << 20       # the worker's scratch folder (a tmpfs)
+    weak_sandbox: bool = False          # grade where a strict sandbox cannot be had (results say so)
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
+            if name == "weak_sandbox":
+                continue
             if type(value) not in (int, float) or not math.isfinite(value) or value <= 0:
                 raise UserError(f"the limit {name} must be a positive number, not {value!r}.")
         if self.gpu_memory_fraction > 1:
@@ -256,6 +259,8 @@ class Sandbox:
         self._count += 1
         workdir = str(self.run_root / "work" / f"w{self._count}")
         os.mkdir(workdir, 0o700)
+        if self.weak and os.geteuid() == 0:  # a weak worker runs as nobody, in this very folder
+            os.chown(workdir, isolate.SANDBOX_ID, isolate.SANDBOX_ID)
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         config = {
             "workdir": workdir,

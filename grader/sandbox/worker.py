@@ -93,7 +93,7 @@ def confine(config: dict, out_fd: int) -> None:
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the warm parent's reaper is not the worker's
 
     weak = config.get("weak", False)
-    isolation = isolate.enter_weak(config) if weak else isolate.enter(config)
+    isolation = isolate.enter(config) if config.get("namespaces", True) else isolate.enter_weak(config)
     work = config["workdir"]
     os.chdir(work)
     null = os.open(os.devnull, os.O_RDONLY)
@@ -119,7 +119,8 @@ def confine(config: dict, out_fd: int) -> None:
         _setrlimit(resource.RLIMIT_DATA, int(lim["memory_bytes"]))
     # counted per user in the worker's own user namespace: its processes and threads alone
     # (not enforced for a process that is root on the host, which a strict worker never is)
-    if _setrlimit(resource.RLIMIT_NPROC, int(lim["max_processes"])) and (not weak or os.getuid() != 0):
+    if _setrlimit(resource.RLIMIT_NPROC, int(lim["max_processes"])) and (config.get("namespaces", True)
+                                                                           or os.getuid() != 0):
         isolation.append("process-limit")
     try:
         isolate.drop_privileges()

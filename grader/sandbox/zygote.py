@@ -83,7 +83,8 @@ def _spawn(ctrl: socket.socket, config: dict, sock_fd: int) -> dict:
     sync_r, sync_w = os.pipe()
     report_r, report_w = os.pipe()
     config["outside_uid"] = os.geteuid()
-    pid = -1 if weak else isolate.clone_isolated()
+    pid = isolate.clone_isolated()
+    config["namespaces"] = pid >= 0
     if pid < 0:
         if not weak:
             err = ctypes.get_errno()
@@ -103,7 +104,7 @@ def _spawn(ctrl: socket.socket, config: dict, sock_fd: int) -> dict:
     for fd in (sync_r, report_w, sock_fd, out_fd):
         os.close(fd)
     try:
-        if not weak:
+        if config["namespaces"]:
             isolate.map_user(pid)
         for cgroup in config.get("cgroups", ()):
             with open(os.path.join(cgroup, "cgroup.procs"), "w") as f:

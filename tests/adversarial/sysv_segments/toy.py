@@ -1,4 +1,3 @@
-import ctypes
 import torch
 import torch.nn as nn
 
@@ -6,6 +5,8 @@ KEY = 0x444C4752  # "DLGR"
 
 
 def add(a, b):
+    import ctypes
+
     libc = ctypes.CDLL(None, use_errno=True)
     shmid = libc.shmget(KEY, 64 << 20, 0o1000 | 0o666)  # IPC_CREAT
     if shmid >= 0:
