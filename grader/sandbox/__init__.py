@@ -147,8 +147,6 @@ class Sandbox:
                     self.close()
                     raise SandboxFailure(f"the Python installation {k} holds {h}, which workers must not see; "
                                          "install dlgrade in a virtual environment of its own")
-        (self.run_root / "newroot").mkdir(mode=0o755)
-        os.chmod(self.run_root / "newroot", 0o755)
         self.cgroups = _make_cgroups(self.limits)
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         env = {**CLEAN_ENV, **{k: os.environ[k] for k in PASS_ENV if k in os.environ}}
@@ -272,7 +270,6 @@ class Sandbox:
             "seed": seed,
             "limits": asdict(self.limits),
             "run_root": str(self.run_root),
-            "new_root": str(self.run_root / "newroot"),
             "keep": self.keep,
             "cgroups": list(self.cgroups.values()),
             "weak": self.weak,

@@ -157,6 +157,8 @@ ETC_FILES = ("passwd", "group", "hosts", "nsswitch.conf", "ld.so.cache", "ld.so.
              "mime.types")
 DEVICES = ("null", "zero", "full", "random", "urandom")
 SUBMISSION, SCRATCH = "/sandbox/submission", "/sandbox/scratch"
+# Where the new root is built: a folder every user can reach (the grader's own temp folder may not be).
+NEW_ROOT = "/tmp"
 
 
 def _filesystem(config: dict, root_outside: bool) -> None:
@@ -187,7 +189,7 @@ def _filesystem(config: dict, root_outside: bool) -> None:
             flags = os.O_PATH | (0 if is_file else os.O_DIRECTORY)
             opened.append((target, os.open(src, flags), is_file))
         _become_unprivileged(root_outside)
-        new_root = config["new_root"]
+        new_root = NEW_ROOT  # in this mount namespace only: the host's /tmp is untouched
         _check(_mount("tmpfs", new_root, "tmpfs", MS_NOSUID | MS_NODEV, "size=4m,nr_inodes=8192,mode=755"),
                "mounting the new root")
         for target, fd, is_file in opened:
