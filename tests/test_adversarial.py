@@ -111,7 +111,8 @@ def test_no_write_landed_anywhere(corpus_results):
     engine = Path(grader.__file__).parent
     for path in [Path(torch.__file__), engine / "testing.py", *engine.parent.glob("*/*.py"),
                  *(Path(d) / "dlgrade-adversarial.txt" for d in ("/tmp", "/var/tmp", "/root", "/home", "/dev/shm"))]:
-        assert not path.exists() or not path.read_text(errors="replace").endswith(WRITE_MARKER + "\n"), path
+        # os.path.exists: a normal user running these tests may not search /root
+        assert not os.path.exists(path) or not path.read_text(errors="replace").endswith(WRITE_MARKER + "\n"), path
 
 
 def test_canary_never_leaves_the_reference(corpus_results):
