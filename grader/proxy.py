@@ -56,6 +56,7 @@ class Session:
         self.last_call: CallRecord | None = None
         self.function = ""  # the function the current test grades (for bans)
         self.test_started = time.monotonic()
+        self.created = self.test_started  # the submission's budget runs from here
         self.made_handles = False
         self.notes: list[str] = []
 
@@ -100,10 +101,14 @@ class Session:
             raise StudentImportError(self.import_error)
         req = {**req, "function": self.function}
         limits = self.sandbox.limits
-        left = limits.test_timeout_s - (time.monotonic() - self.test_started)
+        now = time.monotonic()
+        left = limits.test_timeout_s - (now - self.test_started)
         if left <= 0:
             raise WorkerTimeout(f"the test used up its {limits.test_timeout_s:g} s")
-        answer = worker.request(req, timeout=min(limits.call_timeout_s, left))
+        budget = limits.submission_timeout_s - (now - self.created)
+        if budget <= 0:
+            raise WorkerTimeout(f"the submission used up its {limits.submission_timeout_s:g} s budget")
+        answer = worker.request(req, timeout=min(limits.call_timeout_s, left, budget))
         if answer.get("banned"):
             raise BannedCall(_banned_message(answer["banned"], self.function))
         if not answer["ok"]:

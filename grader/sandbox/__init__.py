@@ -280,7 +280,8 @@ class Sandbox:
             theirs.close()
         if reply.get("error"):
             mine.close()
-            raise self._fail(f"a worker could not be confined: {reply['error']}")
+            raise self._fail(f"a worker could not be confined: {reply['error']}; run `dlgrade doctor`"
+                             + ("" if self.weak else ", or grade with --weak-sandbox to accept less isolation"))
         features = list(reply.get("features", []))
         if "memory-cgroup" in self.cgroups or (self.device == "cpu" and "seccomp" in features):
             features.append("memory-limit")  # shared memory is counted, or refused on the CPU
@@ -493,7 +494,11 @@ def remove_leftovers() -> None:
     """Remove run folders and cgroups of graders that were killed (their pid is gone)."""
     for path in glob.glob(os.path.join(tempfile.gettempdir(), f"{RUN_PREFIX}*-*")):
         pid = os.path.basename(path)[len(RUN_PREFIX):].split("-")[0]
-        if pid.isdigit() and not _pid_alive(int(pid)) and os.stat(path).st_uid == os.geteuid():
+        try:  # another grader of the same batch may be removing it at the same moment
+            mine = os.lstat(path).st_uid == os.geteuid()
+        except OSError:
+            continue
+        if pid.isdigit() and mine and not _pid_alive(int(pid)):
             shutil.rmtree(path, ignore_errors=True)
     for path in glob.glob("/sys/fs/cgroup/*/dlgrade-*") + glob.glob("/sys/fs/cgroup/dlgrade-*"):
         pid = path.rsplit("-", 1)[-1]
