@@ -98,7 +98,10 @@ def _functions_in(results: list[dict]) -> list[str]:
 
 
 def gradebook_rows(results: list[dict], functions: list[str] | None = None) -> tuple[list[str], list[list]]:
-    """(header, rows): student, score, max_score, status, then the points earned per function.
+    """(header, rows): student, score, max_score, status, the points earned per function, then `review`.
+
+    `review` names the functions whose points are held for a person to look at
+    (tests with status `review`), separated by `;`; empty when there are none.
 
     `functions` are the columns, in order (normally the week's `functions`);
     a function a result has no tests for gets 0, and tests of functions not
@@ -107,7 +110,7 @@ def gradebook_rows(results: list[dict], functions: list[str] | None = None) -> t
     sorted by student.
     """
     functions = list(functions) if functions is not None else _functions_in(results)
-    header = [*GRADEBOOK_HEADER, *functions]
+    header = [*GRADEBOOK_HEADER, *functions, "review"]
     rows = []
     for r in sorted(results, key=lambda r: str(r.get("student", ""))):
         earned = dict.fromkeys(functions, 0.0)
@@ -117,10 +120,11 @@ def gradebook_rows(results: list[dict], functions: list[str] | None = None) -> t
                 earned[fn] += float(t.get("score") or 0.0)
         if not _graded(r):
             rows.append([str(r.get("student", "")), "", _points(r.get("max_score")), str(r.get("status", "")),
-                         *([""] * len(functions))])
+                         *([""] * len(functions)), ""])
             continue
+        held = sorted({str(t.get("function") or "(other)") for t in r.get("tests") or [] if t.get("status") == "review"})
         rows.append([str(r.get("student", "")), _points(r.get("score")), _points(r.get("max_score")),
-                     str(r.get("status", "")), *(_points(earned[f]) for f in functions)])
+                     str(r.get("status", "")), *(_points(earned[f]) for f in functions), ";".join(held)])
     return header, rows
 
 

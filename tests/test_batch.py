@@ -69,7 +69,7 @@ def test_gradebook_columns_and_sums(sample_out):
     folder, _ = sample_out
     rows = list(csv.DictReader((folder / "gradebook.csv").open()))
     week = COURSE.week("week04")
-    assert list(rows[0]) == ["student", "score", "max_score", "status", *week.functions]
+    assert list(rows[0]) == ["student", "score", "max_score", "status", *week.functions, "review"]
     assert len(rows) == len(EXPECTED) == len({r["student"] for r in rows})
     for r in rows:
         if r["status"] != "graded":      # no grade at all, never a 0

@@ -250,18 +250,28 @@ def test_summary_json_holds_the_statistics(results):
 
 def test_gradebook_rows_have_one_column_per_function(results):
     header, rows = gradebook_rows(results, ["conv2d_forward", "relu", "maxpool"])
-    assert header == ["student", "score", "max_score", "status", "conv2d_forward", "relu", "maxpool"]
+    assert header == ["student", "score", "max_score", "status", "conv2d_forward", "relu", "maxpool", "review"]
     assert [r[0] for r in rows] == ["au100001", "au100002", "au100003", "au100004"]
-    assert rows[0] == ["au100001", 10.0, 10.0, "graded", 8.0, 2.0, 0.0]
-    assert rows[1] == ["au100002", 6.0, 10.0, "graded", 4.0, 2.0, 0.0]
-    assert rows[3] == ["au100004", "", 10.0, "not_gradable", "", "", ""]   # no grade, not 0
+    assert rows[0] == ["au100001", 10.0, 10.0, "graded", 8.0, 2.0, 0.0, ""]
+    assert rows[1] == ["au100002", 6.0, 10.0, "graded", 4.0, 2.0, 0.0, ""]
+    assert rows[3] == ["au100004", "", 10.0, "not_gradable", "", "", "", ""]   # no grade, not 0
     for row in rows[:3]:
-        assert sum(row[4:]) == row[1]
+        assert sum(row[4:-1]) == row[1]
+
+
+def test_gradebook_names_functions_held_for_review(results):
+    held = json.loads(json.dumps(results[0]))
+    held["tests"][0]["status"], held["tests"][0]["score"] = "review", 0.0
+    header, rows = gradebook_rows([held, *results[1:]], ["conv2d_forward", "relu"])
+    assert header[-1] == "review"
+    by_student = {row[0]: row for row in rows}
+    assert by_student[held["student"]][-1] == held["tests"][0]["function"]
+    assert all(row[-1] == "" for name, row in by_student.items() if name != held["student"])
 
 
 def test_gradebook_columns_default_to_the_functions_met(results):
     header, _ = gradebook_rows(results)
-    assert header[4:] == ["conv2d_forward", "relu"]
+    assert header[4:] == ["conv2d_forward", "relu", "review"]
 
 
 def test_gradebook_csv_is_written_atomically(results, tmp_path):
