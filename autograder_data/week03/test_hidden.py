@@ -115,17 +115,22 @@ def check_numgrad(student, reference, x, a, kind, h=None, sent=None):
     """sent: the x the student gets (a view of the same values) when not x itself."""
     got = student.run(numgrad_scenario, x.clone() if sent is None else sent, a, kind, h)
     want = reference.run(numgrad_scenario, x.clone(), a, kind, h)
-    rtol = 1e-4 if x.dtype == f32 else 1e-6
-    check(got["grad"], want["grad"], name=f"grad ({kind} f)", rtol=rtol, atol=rtol, hints={
-        text: (lambda rule=rule: numgrad_scenario(NumgradVariant(rule), x.clone(), a, kind,
-                                                  1e-5 if h is None else h)["grad"])
-        for rule, text in NUMGRAD_HINTS.items()})
     back = got["x"]
     slack = 1e-6 if x.dtype == f32 else 1e-12
     if not isinstance(back, torch.Tensor) or back.shape != x.shape or not torch.allclose(
             back.to(f64), x.to(f64), rtol=slack, atol=slack):
         fail("numerical_gradient left x changed: put each entry back to its original value after "
              "evaluating f(x + h) and f(x - h)")
+    rtol = 1e-4 if x.dtype == f32 else 1e-6
+    hints = {}
+    if sent is not None:
+        hints["x is a non-contiguous view here, and a reshaped or flattened x (x.reshape(-1)) is then a copy, "
+              "not x: index x itself, x[idx] with idx from itertools.product or torch.unravel_index"] = \
+            lambda: torch.zeros_like(x)
+    hints.update({text: (lambda rule=rule: numgrad_scenario(NumgradVariant(rule), x.clone(), a, kind,
+                                                            1e-5 if h is None else h)["grad"])
+                  for rule, text in NUMGRAD_HINTS.items()})
+    check(got["grad"], want["grad"], name=f"grad ({kind} f)", rtol=rtol, atol=rtol, hints=hints)
 
 
 def two_layer_params(rng, D, H, C, dtype):
@@ -181,6 +186,10 @@ def check_two_layer(student, reference, params, X, y, reg, sent=None):
             variants[rule] = two_layer_variant(params, X, y, reg, rule)
         return variants[rule]
 
+    loss_value = out[0].item() if isinstance(out[0], torch.Tensor) and out[0].numel() == 1 else out[0]
+    if isinstance(loss_value, float) and not abs(loss_value) < float("inf"):
+        fail("the loss is inf or NaN: exp of large scores overflows; subtract each row's maximum score "
+             "before exp and work with log-probabilities")
     tol = dict(rtol=1e-4, atol=1e-6) if X.dtype == f32 else dict(rtol=1e-7, atol=1e-10)
     check(out[0], float(loss), name="loss", **tol,
           hints={text: (lambda rule=rule: variant(rule)[0]) for rule, text in TWO_LAYER_HINTS.items()})
