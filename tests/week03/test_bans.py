@@ -116,6 +116,9 @@ CASES = [
 ]
 
 
+SCORES_ONLY = "two_layer_net: scores without y,"
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("w03bans")
@@ -129,16 +132,35 @@ def test_case(graded, case):
     name, _, _, loses, status = case
     result = graded[name]
     for t in result["tests"]:
-        if t["function"] == loses:
+        if t["function"] == loses and not (name == "net_by_autograd" and t["name"].startswith(SCORES_ONLY)):
             assert t["status"] == status and t["score"] == 0.0, (t["name"], t["status"], t["message"])
-        else:
+        else:   # a scores-only call of two_layer_net runs no autograd: the call-time check has nothing to see
             assert t["status"] == "passed", (t["name"], t["status"], t["message"])
     assert set(by_function(result)) == set(WEEK.functions)
 
 
 def test_engine_use_is_named_in_the_feedback(graded):
-    msgs = {t["message"] for t in graded["own_backward_calls_autograd"]["tests"] if t["status"] == "banned"}
-    assert msgs and all("autograd" in m for m in msgs), msgs
+    for case in ("own_backward_calls_autograd", "tensor_backward", "net_by_autograd"):
+        msgs = {t["message"] for t in graded[case]["tests"] if t["status"] == "banned"}
+        assert msgs and all("autograd engine computed a gradient" in m for m in msgs), (case, msgs)
+
+
+def test_own_layer_classes_in_a_helper_module_keep_full_marks(tmp_path):
+    """Layer classes with backward methods in layers.py, used by backprop.py: never Tensor.backward."""
+    folder = tmp_path / "own_helper_module"
+    folder.mkdir()
+    (folder / "layers.py").write_text("import torch\n\n" + OWN_LAYERS.split("def affine_backward")[0])
+    (folder / "backprop.py").write_text(replace_def(REFERENCE, "affine_backward", """
+from layers import Affine
+
+
+def affine_backward(dout, cache):
+    layer = Affine()
+    layer.forward(*cache)
+    return layer.backward(dout)
+"""))
+    result = grade_folders(WEEK, {"own_helper_module": folder}, visibility="public")["own_helper_module"]
+    assert result["score"] == result["max_score"], [t for t in result["tests"] if t["status"] != "passed"]
 
 
 # ---------------------------------------------------------------- the static scan alone
@@ -148,9 +170,12 @@ def test_scan_own_backward_methods_never_banned():
     assert found.banned == {} and found.review == {}
 
 
-def test_scan_tensor_backward_found_without_an_own_backward():
+def test_scan_leaves_x_backward_to_the_engine_check():
+    """x.backward() is not banned by name (an own `backward` in a helper module would look the same);
+    the engine check catches it when it runs (the tensor_backward case above)."""
     source = replace_def(REFERENCE, "relu_backward", TENSOR_BACKWARD)
-    assert scan(source, BANS).banned == {"relu_backward": ["torch.Tensor.backward"]}
+    assert scan(source, BANS).banned == {}
+    assert "torch.Tensor.backward" not in WEEK.banned_for("relu_backward")
 
 
 @pytest.mark.parametrize("new, function, found", [
