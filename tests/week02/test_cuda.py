@@ -1,0 +1,31 @@
+"""week02 with --device cuda: the reference keeps full marks, the stubs score zero and a wrong
+version loses exactly its function on the GPU. Skipped where torch sees no GPU."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("PYTORCH_NVML_BASED_CUDA_CHECK", "1")  # ask NVML: forks made later stay CUDA-free
+
+import torch  # noqa: E402
+
+from support import ROOT, by_function, grade_folders, lost, make_submission  # noqa: E402
+from grader.course import Course  # noqa: E402
+
+from .helpers import wrong_versions  # noqa: E402
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine")
+
+
+def test_week02_on_cuda(tmp_path):
+    week = Course(ROOT).week("week02")
+    folders = {"reference": week.solution_file.parent, "stub": week.stub_file.parent,
+               "softmax_unstable": make_submission(tmp_path, "softmax_unstable", wrong_versions(week)["softmax_unstable"][1], "linear")}
+    results = grade_folders(week, folders, device="cuda")
+    ref = results["reference"]
+    assert ref["device"] == "cuda" and ref["score"] == ref["max_score"] == 22.0, \
+        [(t["name"], t["message"]) for t in ref["tests"] if t["status"] != "passed"]
+    assert results["stub"]["score"] == 0.0
+    assert lost(results["softmax_unstable"]) == {"softmax"}, by_function(results["softmax_unstable"])

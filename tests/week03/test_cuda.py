@@ -1,0 +1,31 @@
+"""week03 with --device cuda: the reference keeps full marks, the stubs score zero and a wrong
+version loses exactly its function on the GPU. Skipped where torch sees no GPU."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("PYTORCH_NVML_BASED_CUDA_CHECK", "1")  # ask NVML: forks made later stay CUDA-free
+
+import torch  # noqa: E402
+
+from support import ROOT, by_function, grade_folders, lost, make_submission  # noqa: E402
+from grader.course import Course  # noqa: E402
+
+from .helpers import wrong_versions  # noqa: E402
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine")
+
+
+def test_week03_on_cuda(tmp_path):
+    week = Course(ROOT).week("week03")
+    folders = {"reference": week.solution_file.parent, "stub": week.stub_file.parent,
+               "relu_grad_at_zero": make_submission(tmp_path, "relu_grad_at_zero", wrong_versions(week)["relu_grad_at_zero"][1], "backprop")}
+    results = grade_folders(week, folders, device="cuda")
+    ref = results["reference"]
+    assert ref["device"] == "cuda" and ref["score"] == ref["max_score"] == 27.0, \
+        [(t["name"], t["message"]) for t in ref["tests"] if t["status"] != "passed"]
+    assert results["stub"]["score"] == 0.0
+    assert lost(results["relu_grad_at_zero"]) == {"relu_backward"}, by_function(results["relu_grad_at_zero"])
