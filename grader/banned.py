@@ -77,10 +77,15 @@ def find_banned(source: str, bans: dict[str, tuple[str, ...]]) -> dict[str, list
     return scan(source, bans).banned
 
 
-def scan(source: str, bans: dict[str, tuple[str, ...]]) -> Scan:
-    """Banned names and review reasons for each function in `bans`; never raises."""
+def scan(source: str, bans: dict[str, tuple[str, ...]], helpers: list[str] = ()) -> Scan:
+    """Banned names and review reasons for each function in `bans`; never raises.
+
+    helpers: the sources of the submission's other files, whose functions and
+    methods are the student's own too (a layer class with its own `backward`
+    in `layers.py`).
+    """
     try:
-        return _scan(source, bans)
+        return _scan(source, bans, helpers)
     except SyntaxError:
         return Scan()  # the worker's import reports it, with the line
     except Exception as e:  # noqa: BLE001 - RecursionError on deep nesting, null bytes, anything else
@@ -89,12 +94,18 @@ def scan(source: str, bans: dict[str, tuple[str, ...]]) -> Scan:
         return Scan(review={f: [why] for f in bans})
 
 
-def _scan(source: str, bans: dict[str, tuple[str, ...]]) -> Scan:
+def _scan(source: str, bans: dict[str, tuple[str, ...]], helpers: list[str] = ()) -> Scan:
     tree = ast.parse(source)
     aliases = _aliases(tree)
     defs = {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
     own_methods = {n.name for d in defs.values() for n in ast.walk(d)
                    if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n is not d}
+    for text in helpers:
+        try:
+            own_methods |= {n.name for n in ast.walk(ast.parse(text))
+                            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+        except (SyntaxError, ValueError, RecursionError):
+            continue  # the worker's import reports a helper that does not load
     uses = {name: _names_used(node, aliases) for name, node in defs.items()}
     assigned = module_level_assignments(tree, aliases)
     module_uses = set().union(set(), *(_names_used(n, aliases) for n in _import_time(tree.body)))

@@ -129,7 +129,9 @@ class GradingPlugin:
                                f"(files found: {', '.join(sorted(p.name for p in target.folder.iterdir())) or 'none'})",
                                **common)
         source = module_file.read_text(errors="replace")
-        scan = banned_mod.scan(source, {f: self.week.banned_for(f) for f in self.week.functions})
+        helpers = [p.read_text(errors="replace") for p in sorted(target.folder.glob("*.py"))
+                   if p.is_file() and not p.is_symlink() and p != module_file]
+        scan = banned_mod.scan(source, {f: self.week.banned_for(f) for f in self.week.functions}, helpers)
         static_bans, review = scan.banned, scan.review
         staged = self.stage(target.folder)
         self.session = Session(self.sandbox, staged, self.week, seed=self.seed, device=self.device_name)
