@@ -33,7 +33,6 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .. import wire
 from . import isolate
 from ..errors import InvalidAnswer, UserError, WorkerCrashed, WorkerTimeout
 
@@ -347,6 +346,8 @@ class Worker:
         `timeout` is an overall deadline for sending the request and reading the
         whole answer: no pattern of partial replies stretches it.
         """
+        from .. import wire  # torch: imported here, not before the warm parent starts
+
         if not self.alive:
             raise WorkerCrashed("the worker had already stopped")
         limit = timeout or self.sandbox.limits.call_timeout_s
