@@ -296,6 +296,7 @@ def _grader(week, tasks, done, week_out, limits, seed, device, hide, under=None)
     from .errors import UserError, grader_failed
     from .gradebook import atomic_write_text
     from .runner import run_week
+    from .sandbox import SandboxFailure
 
     pid = os.getpid()
     current: dict[str, Target] = {}
@@ -328,6 +329,9 @@ def _grader(week, tasks, done, week_out, limits, seed, device, hide, under=None)
         except Exception as e:  # noqa: BLE001 - whatever one submission caused, the others are graded
             failure = e
         target = current.pop("target", None)
+        if isinstance(failure, SandboxFailure):  # the machinery, not the submission it held: nobody is scored
+            done.put({"event": "fatal", "error": str(failure)})
+            return
         if target is None:
             if isinstance(failure, BaseException):   # the suite, the sandbox or the settings: nobody's submission
                 done.put({"event": "fatal", "error": str(failure) if isinstance(failure, UserError) else

@@ -175,3 +175,17 @@ def test_doctor_says_when_grading_would_not_be_isolated():
     ok = subprocess.run([sys.executable, "-m", "grader.cli", "doctor"], capture_output=True, text=True,
                         cwd=ROOT, timeout=120)
     assert ok.returncode == 0 and "fully isolated" in ok.stdout, ok.stdout + ok.stderr
+
+
+def test_without_isolation_grade_stops_and_records_nobody(tmp_path):
+    """A broken sandbox is the machinery's fault: exit 2, one sentence, and no student gets a result."""
+    import shutil
+
+    subs = tmp_path / "subs"
+    for name in ("au1", "au2"):
+        shutil.copytree(FIXTURE_COURSE / "solutions" / "week99", subs / name)
+    out = _dlgrade_without_user_namespaces("grade", "week99", str(subs), "-o", str(tmp_path / "out"), "-j", "2")
+    assert out.returncode == 2, out.stdout + out.stderr
+    errors = [line for line in out.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "user namespaces" in errors[0] and "Traceback" not in out.stderr, out.stderr
+    assert not list((tmp_path / "out").rglob("au*.json"))
