@@ -1,0 +1,98 @@
+"""week08 graded end to end: the reference scores full marks, the stubs zero, and each
+realistic wrong version (tests/week08/wrong_versions.toml) loses the points of exactly the
+function it breaks, under two hidden-test seeds, with feedback that names the mistake."""
+
+from __future__ import annotations
+
+import pytest
+
+from support import ROOT, by_function, grade_folders, lost, make_submission
+from week08_support import wrong_versions
+from grader.course import Course
+
+WEEK = Course(ROOT).week("week08")
+WRONG = wrong_versions(WEEK)
+FULL = 38.0  # 8 public points + 30 hidden
+
+# Words the feedback of some failed test of each wrong version must contain: the hint that names it.
+HINTS = {
+    "convert_cxcywh_full_width": "cx -/+ w/2",
+    "convert_centre_is_corner": "the centre is",
+    "area_plus_one": "+1",
+    "iou_no_clamp": "clamp the intersection",
+    "iou_zero_union_nan": "division by zero",
+    "nms_ge_threshold": "IoU > threshold",
+    "nms_suppressed_suppress": "only boxes already KEPT suppress",
+    "nms_empty_crash": "stack expects a non-empty",
+    "nms_unstable_ties": "stable sort",
+    "batched_ignores_labels": "within each label",
+    "batched_grouped_by_label": "grouped by label",
+    "ap_no_interpolation": "not interpolated",
+    "ap_gt_matched_twice": "matched twice",
+    "ap_no_gt_nan": "no ground truth at all AP is 0.0",
+    "miou_ignore_counted": "ignore_index still count",
+    "miou_empty_class_zero": "NaN and left out of the mean",
+    "dice_no_sigmoid": "sigmoid is missing",
+    "dice_whole_batch": "per sample",
+    "dice_detached": "does not require grad",
+}
+
+
+def test_the_catalogue_is_complete():
+    assert len(WRONG) >= 8
+    assert {f for w in WRONG.values() for f in w["breaks"]} == set(WEEK.functions)
+    assert set(HINTS) <= set(WRONG)
+
+
+@pytest.fixture(scope="module", params=[0, 77], ids=["seed0", "seed77"])
+def graded(request, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("w08")
+    folders = {"reference": WEEK.solution_file.parent, "stub": WEEK.stub_file.parent}
+    for name, w in WRONG.items():
+        folders[name] = make_submission(tmp, name, w["source"], "detection")
+    return grade_folders(WEEK, folders, seed=request.param)
+
+
+def test_reference_full_marks(graded):
+    ref = graded["reference"]
+    assert ref["score"] == ref["max_score"] == FULL, [t for t in ref["tests"] if t["status"] != "passed"]
+
+
+def test_stubs_score_zero(graded):
+    stub = graded["stub"]
+    assert stub["score"] == 0.0 and stub["max_score"] == FULL
+    assert set(by_function(stub)) == set(WEEK.functions)
+    assert all("not implemented yet" in t["message"] or "NotImplementedError" in t["message"] for t in stub["tests"])
+
+
+@pytest.mark.parametrize("name", sorted(WRONG))
+def test_wrong_version_loses_exactly_its_function(graded, name):
+    result = graded[name]
+    assert lost(result) == set(WRONG[name]["breaks"]), by_function(result)
+    broken = [t for t in result["tests"] if t["function"] in WRONG[name]["breaks"] and t["status"] != "passed"]
+    assert all(t["status"] in ("failed", "error") and t["message"] for t in broken)
+
+
+@pytest.mark.parametrize("name", sorted(HINTS))
+def test_feedback_names_the_mistake(graded, name):
+    messages = [t["message"] for t in graded[name]["tests"] if t["status"] != "passed"]
+    assert any(HINTS[name] in m for m in messages), messages
+
+
+def test_hidden_feedback_shows_no_expected_values(graded):
+    failed = [t for t in graded["area_plus_one"]["tests"] if t["status"] == "failed"]
+    hidden = [t for t in failed if t["visibility"] == "hidden"]
+    assert hidden and any(t["visibility"] == "public" for t in failed)
+    for t in hidden:
+        assert "; got " not in t["message"] and "expected" not in t["message"].replace("expected [", "")
+
+
+def test_public_suite_catches_the_common_bugs(tmp_path):
+    public = {name for name, w in WRONG.items() if w["public"]}
+    folders = {name: make_submission(tmp_path, name, WRONG[name]["source"], "detection") for name in WRONG}
+    results = grade_folders(WEEK, folders, visibility="public")
+    assert {name for name, r in results.items() if lost(r)} == public
+    for name, r in results.items():
+        assert lost(r) <= set(WRONG[name]["breaks"]), (name, by_function(r))
+    # the commonest bug of every function is among them
+    assert {f for name in public for f in WRONG[name]["breaks"]} == set(WEEK.functions)
