@@ -267,8 +267,8 @@ def mean_iou(pred, target, num_classes, ignore_index=255):
     per_class = torch.empty(num_classes, dtype=torch.float64, device=target.device)
     for c in range(num_classes):
         p, t = (pred == c) & valid, (target == c) & valid
-        inter = (p & t).sum()
-        union = (p | t).sum()
+        inter = int((p & t).sum())
+        union = int((p | t).sum())
         per_class[c] = inter / union if union > 0 else float("nan")
     present = ~torch.isnan(per_class)
     miou = per_class[present].mean()
