@@ -119,18 +119,16 @@ def nms(boxes, scores, iou_threshold):
     """
     # BEGIN SOLUTION
     order = torch.sort(scores, descending=True, stable=True).indices
-    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    x1, y1, x2, y2 = boxes.unbind(1)
+    area = (x2 - x1) * (y2 - y1)
     keep = []
     for i in order.tolist():
-        suppressed = False
-        for k in keep:
-            w = (torch.minimum(boxes[i, 2], boxes[k, 2]) - torch.maximum(boxes[i, 0], boxes[k, 0])).clamp(min=0)
-            h = (torch.minimum(boxes[i, 3], boxes[k, 3]) - torch.maximum(boxes[i, 1], boxes[k, 1])).clamp(min=0)
-            union = area[i] + area[k] - w * h
-            if union > 0 and w * h / union > iou_threshold:
-                suppressed = True
-                break
-        if not suppressed:
+        k = torch.tensor(keep, dtype=torch.int64, device=boxes.device)  # the boxes kept so far
+        w = (torch.minimum(x2[i], x2[k]) - torch.maximum(x1[i], x1[k])).clamp(min=0)
+        h = (torch.minimum(y2[i], y2[k]) - torch.maximum(y1[i], y1[k])).clamp(min=0)
+        union = area[i] + area[k] - w * h
+        iou = torch.where(union > 0, w * h / union, torch.zeros_like(union))
+        if not bool((iou > iou_threshold).any()):
             keep.append(i)
     return torch.tensor(keep, dtype=torch.int64, device=boxes.device)
     # END SOLUTION
@@ -155,20 +153,17 @@ def batched_nms(boxes, scores, labels, iou_threshold):
     """
     # BEGIN SOLUTION
     order = torch.sort(scores, descending=True, stable=True).indices
-    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    x1, y1, x2, y2 = boxes.unbind(1)
+    area = (x2 - x1) * (y2 - y1)
     keep = []
     for i in order.tolist():
-        suppressed = False
-        for k in keep:
-            if labels[k] != labels[i]:
-                continue
-            w = (torch.minimum(boxes[i, 2], boxes[k, 2]) - torch.maximum(boxes[i, 0], boxes[k, 0])).clamp(min=0)
-            h = (torch.minimum(boxes[i, 3], boxes[k, 3]) - torch.maximum(boxes[i, 1], boxes[k, 1])).clamp(min=0)
-            union = area[i] + area[k] - w * h
-            if union > 0 and w * h / union > iou_threshold:
-                suppressed = True
-                break
-        if not suppressed:
+        k = torch.tensor(keep, dtype=torch.int64, device=boxes.device)
+        k = k[labels[k] == labels[i]]  # only kept boxes of the same label can suppress box i
+        w = (torch.minimum(x2[i], x2[k]) - torch.maximum(x1[i], x1[k])).clamp(min=0)
+        h = (torch.minimum(y2[i], y2[k]) - torch.maximum(y1[i], y1[k])).clamp(min=0)
+        union = area[i] + area[k] - w * h
+        iou = torch.where(union > 0, w * h / union, torch.zeros_like(union))
+        if not bool((iou > iou_threshold).any()):
             keep.append(i)
     return torch.tensor(keep, dtype=torch.int64, device=boxes.device)
     # END SOLUTION

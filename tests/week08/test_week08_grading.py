@@ -1,13 +1,14 @@
-"""week08 graded end to end: the reference scores full marks, the stubs zero, and each
+"""week08 graded end to end: the reference scores full marks, the stubs zero, each
 realistic wrong version (tests/week08/wrong_versions.toml) loses the points of exactly the
-function it breaks, under two hidden-test seeds, with feedback that names the mistake."""
+function it breaks, under two hidden-test seeds, with feedback that names the mistake; and
+each spelling of a banned torchvision.ops call costs exactly its function."""
 
 from __future__ import annotations
 
 import pytest
 
 from support import ROOT, by_function, grade_folders, lost, make_submission
-from week08_support import wrong_versions
+from week08_support import BAN_CASES, reference_source, wrong_versions
 from grader.course import Course
 
 WEEK = Course(ROOT).week("week08")
@@ -44,13 +45,25 @@ def test_the_catalogue_is_complete():
     assert set(HINTS) <= set(WRONG)
 
 
-@pytest.fixture(scope="module", params=[0, 77], ids=["seed0", "seed77"])
-def graded(request, tmp_path_factory):
+SEEDS = (0, 77)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """{seed: {name: result}}: every wrong version under both seeds; the ban cases under the first."""
     tmp = tmp_path_factory.mktemp("w08")
     folders = {"reference": WEEK.solution_file.parent, "stub": WEEK.stub_file.parent}
     for name, w in WRONG.items():
         folders[name] = make_submission(tmp, name, w["source"], "detection")
-    return grade_folders(WEEK, folders, seed=request.param)
+    bans = {name: make_submission(tmp, name, reference_source(WEEK) + code, "detection")
+            for name, (_, _, code) in BAN_CASES.items()}
+    return {seed: grade_folders(WEEK, {**folders, **(bans if seed == SEEDS[0] else {})}, seed=seed)
+            for seed in SEEDS}
+
+
+@pytest.fixture(params=SEEDS, ids=[f"seed{s}" for s in SEEDS])
+def graded(request, runs):
+    return runs[request.param]
 
 
 def test_reference_full_marks(graded):
@@ -87,12 +100,38 @@ def test_hidden_feedback_shows_no_expected_values(graded):
         assert "; got " not in t["message"] and "expected" not in t["message"].replace("expected [", "")
 
 
-def test_public_suite_catches_the_common_bugs(tmp_path):
+def public_losses(result) -> set[str]:
+    """The functions that lost points in the public tests: what `dlgrade check` shows (public tests
+    draw from a fixed seed, so they go the same way in a full run as on their own)."""
+    return {t["function"] for t in result["tests"] if t["visibility"] == "public" and t["status"] != "passed"}
+
+
+def test_public_suite_catches_the_common_bugs(runs):
+    graded = runs[SEEDS[0]]
     public = {name for name, w in WRONG.items() if w["public"]}
-    folders = {name: make_submission(tmp_path, name, WRONG[name]["source"], "detection") for name in WRONG}
-    results = grade_folders(WEEK, folders, visibility="public")
-    assert {name for name, r in results.items() if lost(r)} == public
-    for name, r in results.items():
-        assert lost(r) <= set(WRONG[name]["breaks"]), (name, by_function(r))
+    assert {name for name in WRONG if public_losses(graded[name])} == public
+    for name in WRONG:
+        assert public_losses(graded[name]) <= set(WRONG[name]["breaks"]), name
     # the commonest bug of every function is among them
     assert {f for name in public for f in WRONG[name]["breaks"]} == set(WEEK.functions)
+    assert public_losses(graded["reference"]) == set() and public_losses(graded["stub"]) == set(WEEK.functions)
+
+
+@pytest.mark.parametrize("name", sorted(BAN_CASES))
+def test_ban_costs_exactly_its_function(runs, name):
+    function, status, _ = BAN_CASES[name]
+    result = runs[SEEDS[0]][name]
+    for t in result["tests"]:
+        if t["function"] == function:
+            assert t["status"] == status and t["score"] == 0.0 and t["message"], (t["name"], t["status"])
+        else:
+            assert t["status"] == "passed", (t["name"], t["status"], t["message"])
+    assert set(by_function(result)) == set(WEEK.functions)
+
+
+def test_ban_messages_name_what_was_found(runs):
+    graded = runs[SEEDS[0]]
+    msgs = {t["message"] for t in graded["from_import_nms"]["tests"] if t["status"] == "banned"}
+    assert msgs and all("torchvision.ops" in m and "bans" in m for m in msgs)
+    msgs = {t["message"] for t in graded["torch_ops_torchvision_nms"]["tests"] if t["function"] == "nms"}
+    assert msgs and all("torch.ops" in m for m in msgs)
