@@ -614,11 +614,14 @@ def test_average_precision_float32(student, reference, rng):
 @pytest.mark.function("average_precision")
 @pytest.mark.points(0.75)
 def test_average_precision_duplicates(student, reference, rng):
-    """two detections of one ground truth box: the second (lower score) is a false positive"""
+    """two detections of one ground truth box: the second (lower score) is a false positive; IoU ties between ground truth boxes"""
     gts = [T([[0, 0, 10, 10], [20, 20, 30, 30]])]
     preds = [T([[0, 0, 10, 10], [0.5, 0, 10, 10], [20, 20, 30, 31], [40, 40, 50, 50]])]
     for s in ([0.9, 0.8, 0.7, 0.6], [0.9, 0.95, 0.5, 0.6], [0.3, 0.9, 0.8, 0.85]):
         check_ap(student, reference, preds, [torch.tensor(s, dtype=f64)], gts)
+    # a detection with equal IoU (1/3) to two ground truth boxes matches the lower index
+    check_ap(student, reference, [T([[1, 0, 3, 2], [0, 0, 2, 2]])], [torch.tensor([0.9, 0.8], dtype=f64)],
+             [T([[0, 0, 2, 2], [2, 0, 4, 2]])], 0.3)
 
 
 @pytest.mark.function("average_precision")

@@ -188,7 +188,8 @@ def average_precision(pred_boxes, pred_scores, gt_boxes, iou_threshold=0.5):
        index within an image): a stable sort.
     2. Visit them in that order. A detection is a true positive (TP) when,
        among the ground truth boxes of ITS image not matched yet, the one with
-       the highest IoU with it has IoU >= iou_threshold; that ground truth box
+       the highest IoU with it (the lower index on a tie) has IoU >=
+       iou_threshold; that ground truth box
        is then matched (it cannot be matched again, so a duplicate detection
        of it is a false positive, FP). Otherwise it is a FP.
     3. After the k-th detection: precision_k = TP_k / k, recall_k = TP_k / G

@@ -227,6 +227,10 @@ def test_average_precision_hand_computed(det):
     ap = det.average_precision([T([miss]), T([hit1])], [torch.tensor([0.5]), torch.tensor([0.5])],
                                [T([]), T([hit1])])
     assert math.isclose(ap, 0.5)
+    # equal IoU (1/3) with two ground truth boxes: the lower index is matched, so the exact copy of it is a FP
+    ap = det.average_precision([T([[1, 0, 3, 2], [0, 0, 2, 2]])], [torch.tensor([0.9, 0.8])],
+                               [T([[0, 0, 2, 2], [2, 0, 4, 2]])], 0.3)
+    assert math.isclose(ap, 0.5)
     # no ground truth at all: 0.0, with or without detections
     assert det.average_precision([T([hit1])], [torch.tensor([0.9])], [T([])]) == 0.0
     assert det.average_precision([T([])], [torch.zeros(0)], [T([])]) == 0.0
