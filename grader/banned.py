@@ -121,7 +121,7 @@ def _scan(source: str, bans: dict[str, tuple[str, ...]], helpers: list[str] = ()
             used |= {v for k, v in assigned.items() if any(k in uses[f] for f in reach)}
             used = {u for u in used if not _own(u, defs, aliases)}
             # an operator ban is reported by the spelling that reached it (`torch.convolution`)
-            hits = sorted({u if b.startswith(OP_PREFIX) else b
+            hits = sorted({u if b.startswith(OP_PREFIX) or "::" in b else b
                            for b in names for u in used if _matches(u, b, own_methods)})
             if hits:
                 result.banned[function] = hits
@@ -164,6 +164,10 @@ def _canonical(name: str) -> str:
 
 
 def _matches(used: str, banned: str, own_methods: set[str] = frozenset()) -> bool:
+    if "::" in banned:  # another library's operator (`torchvision::nms`), reached as torch.ops.torchvision.nms
+        ns, _, pat = banned.partition("::")
+        parts = used.split(".")
+        return parts[:3] == ["torch", "ops", ns] and len(parts) >= 4 and fnmatch.fnmatchcase(parts[3], pat)
     if banned.startswith(OP_PREFIX):
         # an operator: reached as torch.ops.aten.X(.overload), or as torch.X / F.X of the same name
         name = _canonical(used)

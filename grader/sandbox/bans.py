@@ -45,15 +45,37 @@ _pop_hooks = torch._C._autograd._pop_saved_tensors_default_hooks
 
 
 def is_op_ban(name: str) -> bool:
-    """`aten.convolution`, `aten.*max_pool*`: a ban on a torch operator, not on a Python name."""
-    return name.startswith(OP_PREFIX)
+    """`aten.convolution`, `aten.*max_pool*`, `torchvision::nms`: a ban on an operator, not on a Python name.
+
+    aten operators are written `aten.NAME`; those of another library's namespace `NAMESPACE::NAME`
+    (`torchvision::*`), since `torchvision.ops` already names a Python module.
+    """
+    return name.startswith(OP_PREFIX) or "::" in name
+
+
+def _split(pattern: str) -> tuple[str, str]:
+    """(namespace, name pattern) of an operator ban."""
+    if "::" in pattern:
+        ns, _, rest = pattern.partition("::")
+        return ns, rest
+    return "aten", pattern[len(OP_PREFIX):]
+
+
+def _label(ns: str, name: str) -> str:
+    return OP_PREFIX + name if ns == "aten" else f"{ns}::{name}"
 
 
 def _operators(pattern: str) -> list[str]:
-    """The aten operators (`aten.convolution`) that a ban pattern names."""
-    names = {OP_PREFIX + n.split("::", 1)[1].split(".")[0]
-             for n in torch._C._dispatch_get_all_op_names() if n.startswith("aten::")}
-    return sorted(n for n in names if fnmatch.fnmatchcase(n, pattern))
+    """The operators (`aten.convolution`, `torchvision::nms`) that a ban pattern names."""
+    ns, pat = _split(pattern)
+    if ns != "aten":
+        try:  # a library registers its operators when it is imported
+            importlib.import_module(ns)
+        except ImportError:
+            return []
+    names = {n.split("::", 1)[1].split(".")[0] for n in torch._C._dispatch_get_all_op_names()
+             if n.startswith(ns + "::")}
+    return sorted(_label(ns, n) for n in names if fnmatch.fnmatchcase(n, pat))
 
 
 def _student_on_stack(student_dir: str) -> bool:
@@ -83,7 +105,7 @@ class Tripwires:
         self.scenario = False
         self.active_ops: frozenset[str] = frozenset()  # operator names (`aten.convolution`) banned now
         self.op_patterns: dict[str, frozenset[str]] = {}  # ban pattern -> the operators it names
-        self._library = None  # keeps the operator kernels registered
+        self._libraries: dict = {}  # namespace -> the torch.library.Library keeping its kernels registered
         self.installed_ops: set[tuple[str, str]] = set()
         self._guards: list = []
 
@@ -129,19 +151,21 @@ class Tripwires:
 
     def _install_op_ban(self, pattern: str) -> None:
         """A kernel at the PreDispatch key on every overload of each operator the pattern names."""
-        if self._library is None:
-            self._library = torch.library.Library("aten", "IMPL")
+        ns, _ = _split(pattern)
+        if ns not in self._libraries:
+            self._libraries[ns] = torch.library.Library(ns, "IMPL")
+        library = self._libraries[ns]
         ops = _operators(pattern)
         self.op_patterns[pattern] = frozenset(ops)
         for name in ops:
-            packet = getattr(torch.ops.aten, name[len(OP_PREFIX):])
+            packet = getattr(getattr(torch.ops, ns), _split(name)[1] if "::" in name else name[len(OP_PREFIX):])
             for overload in packet.overloads():
                 op = getattr(packet, overload)
                 if (name, overload) in self.installed_ops:
                     continue
                 self.installed_ops.add((name, overload))
                 try:
-                    self._library.impl(op, self._kernel(op, name), "PreDispatch")
+                    library.impl(op, self._kernel(op, name), "PreDispatch")
                 except RuntimeError:  # an overload the dispatcher will not take a kernel for
                     pass
 

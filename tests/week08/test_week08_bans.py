@@ -1,6 +1,6 @@
 """week08's ban on torchvision.ops read from the source: every spelling of it is charged to the
 function that reaches it, and only to that one; a route around the names
-(torch.ops.torchvision.nms) is held for review. Graded end to end in test_week08_grading.py."""
+(torch.ops.torchvision.nms) is banned by operator. Graded end to end in test_week08_grading.py."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def test_static_scan_sees_the_spelling(name):
     found = scan(REFERENCE + code, BANS)
     if status == "banned":
         assert list(found.banned) == [function], found
-        assert all(n.startswith("torchvision.ops") for n in found.banned[function])
+        assert all(n.startswith(("torchvision.ops", "torch.ops.torchvision.")) for n in found.banned[function])
     else:
         assert list(found.review) == [function] and found.banned == {}, found
 
@@ -40,3 +40,27 @@ def test_reference_and_own_names_are_clean():
     own = REFERENCE + "\n\ndef ops(x):\n    return x\n\n\ndef nms(boxes, scores, iou_threshold):\n" \
                       "    return ops(torch.zeros(0, dtype=torch.int64))\n"
     assert scan(own, BANS).banned == {}
+
+
+def test_torchvision_operators_are_banned_at_call_time(tmp_path):
+    """The operator ban sees torchvision::nms however it was reached, and only while armed."""
+    import torch
+    import torchvision  # noqa: F401 - registers torchvision's operators
+
+    from grader.sandbox.bans import Tripwires
+
+    wires = Tripwires()
+    wires.student_dir = str(tmp_path)
+    wires.install(["torchvision::*"])
+    boxes, scores = torch.tensor([[0.0, 0.0, 1.0, 1.0], [0.0, 0.0, 1.0, 1.0]]), torch.tensor([0.9, 0.8])
+    wires.arm(["torchvision::*"])
+    try:
+        kept = torch.ops.torchvision.nms(boxes, scores, 0.5)
+    finally:
+        hits = wires.disarm()
+    assert kept.tolist() == [0] and hits == ["operator torchvision::nms"], hits
+    wires.arm([])
+    try:
+        torch.ops.torchvision.nms(boxes, scores, 0.5)
+    finally:
+        assert wires.disarm() == []

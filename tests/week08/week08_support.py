@@ -70,7 +70,7 @@ def _per_class(boxes, scores, labels, t):
 def batched_nms(boxes, scores, labels, iou_threshold):
     return _per_class(boxes, scores, labels, iou_threshold)
 '''),
-    "torch_ops_torchvision_nms": ("nms", "review", '''
+    "torch_ops_torchvision_nms": ("nms", "banned", '''
 import torchvision
 
 
