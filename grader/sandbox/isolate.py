@@ -182,7 +182,9 @@ def _filesystem(config: dict, root_outside: bool) -> None:
     sources += [(f"/etc/{f}", f"/etc/{f}", True) for f in ETC_FILES if os.path.isfile(f"/etc/{f}")]
     devices = list(DEVICES) + ([d for d in os.listdir("/dev") if d.startswith("nvidia")]
                                if config.get("device") == "cuda" else [])
-    sources += [(f"/dev/{d}", f"/dev/{d}", True) for d in devices if os.path.exists(f"/dev/{d}")]
+    # a device is bound onto an empty file, a folder of them (/dev/nvidia-caps) onto a folder
+    sources += [(f"/dev/{d}", f"/dev/{d}", not os.path.isdir(f"/dev/{d}")) for d in devices
+                if os.path.exists(f"/dev/{d}")]
     opened = []
     try:
         for target, src, is_file in sources:
