@@ -189,3 +189,17 @@ def test_without_isolation_grade_stops_and_records_nobody(tmp_path):
     errors = [line for line in out.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "user namespaces" in errors[0] and "Traceback" not in out.stderr, out.stderr
     assert not list((tmp_path / "out").rglob("au*.json"))
+
+
+def test_temporary_files_work_in_the_worker(toy_week, toy_source, tmp_path):
+    """tempfile finds the worker's scratch folder (the warm parent's /tmp is not the worker's)."""
+    uses_tmp = toy_source.replace("    return a + b", """    import os, tempfile
+    with tempfile.NamedTemporaryFile(suffix=".pt") as f:
+        torch.save(a + b, f.name)
+        out = torch.load(f.name)
+    assert os.path.dirname(f.name) == os.getcwd() == os.environ["TMPDIR"]
+    return out""")
+    assert uses_tmp != toy_source
+    r = grade_folders(toy_week, {"tmp": make_submission(tmp_path, "tmp", uses_tmp, "toy")})["tmp"]
+    assert {t["status"] for t in r["tests"] if t["function"] == "add"} == {"passed"}, \
+        [t["message"] for t in r["tests"] if t["function"] == "add"]
