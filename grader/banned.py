@@ -185,6 +185,11 @@ def _matches(used: str, banned: str, own_methods: set[str] = frozenset()) -> boo
         # `x.backward()` on something that is not a module: a tensor's, unless the submission has a
         # `backward` of its own (then the call-time guard decides: it sees autograd whatever the spelling)
         return (used.endswith(".backward") or used == "backward") and "backward" not in own_methods
+    if any(c in banned for c in "*?["):  # a pattern in the last part: `torch.nn.RNN*`
+        head, _, last = banned.rpartition(".")
+        parts = used.split(".")
+        return used.startswith(head + ".") and len(parts) > head.count(".") + 1 and \
+            fnmatch.fnmatchcase(parts[head.count(".") + 1], last)
     return used == banned or used.startswith(banned + ".")
 
 

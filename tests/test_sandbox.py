@@ -203,3 +203,29 @@ def test_temporary_files_work_in_the_worker(toy_week, toy_source, tmp_path):
     r = grade_folders(toy_week, {"tmp": make_submission(tmp_path, "tmp", uses_tmp, "toy")})["tmp"]
     assert {t["status"] for t in r["tests"] if t["function"] == "add"} == {"passed"}, \
         [t["message"] for t in r["tests"] if t["function"] == "add"]
+
+
+def test_a_name_ban_may_be_a_pattern(tmp_path):
+    """`torch.nn.RNN*` bans every class it matches, in the source and at call time, and nothing else."""
+    import torch
+
+    from grader.banned import scan
+    from grader.sandbox.bans import Tripwires
+
+    bans = {"f": ("torch.nn.RNN*",)}
+    assert scan("import torch.nn as nn\ndef f(x):\n    return nn.RNNCell(3, 4)(x)\n", bans).banned == \
+        {"f": ["torch.nn.RNN*"]}
+    assert scan("import torch.nn as nn\ndef f(x):\n    return nn.GRUCell(3, 4)(x)\n", bans).banned == {}
+    wires = Tripwires()
+    wires.student_dir = str(tmp_path)
+    wires.install(["torch.nn.RNN*"])
+    student = compile("def f(kind):\n    return kind(3, 4)\n", str(tmp_path / "sequence.py"), "exec")
+    namespace = {}
+    exec(student, namespace)
+    for kind, banned in ((torch.nn.RNNCell, True), (torch.nn.RNN, True), (torch.nn.GRUCell, False)):
+        wires.arm(["torch.nn.RNN*"])
+        try:
+            namespace["f"](kind)
+        finally:
+            hits = wires.disarm()
+        assert hits == (["torch.nn.RNN*"] if banned else []), (kind, hits)

@@ -118,17 +118,19 @@ class Tripwires:
             if is_op_ban(name):
                 self._install_op_ban(name)
                 continue
-            obj, parent, attr = _lookup(name)
-            if obj is None:
-                continue
-            if isinstance(obj, types.ModuleType):
-                for k, v in list(vars(obj).items()):
-                    if callable(v) and not k.startswith("_") and not isinstance(v, type):
-                        self._wrap(v, obj, k, name)
-            elif isinstance(obj, type):
-                self._wrap(obj.__init__, obj, "__init__", name)
-            else:
-                self._wrap(obj, parent, attr, name)
+            for obj, parent, attr in _targets(name):
+                self._install_name(name, obj, parent, attr)
+
+    def _install_name(self, name: str, obj, parent, attr) -> None:
+        """Wrap one banned object; `name` is the ban as week.toml writes it (a pattern, perhaps)."""
+        if isinstance(obj, types.ModuleType):
+            for k, v in list(vars(obj).items()):
+                if callable(v) and not k.startswith("_") and not isinstance(v, type):
+                    self._wrap(v, obj, k, name)
+        elif isinstance(obj, type):
+            self._wrap(obj.__init__, obj, "__init__", name)
+        else:
+            self._wrap(obj, parent, attr, name)
 
     def _wrap(self, fn, parent, attr, name) -> None:
         wires = self
@@ -227,6 +229,23 @@ class Tripwires:
 
 
 TRIPWIRES = Tripwires()
+
+
+WILDCARDS = "*?["
+
+
+def _targets(name: str) -> list[tuple]:
+    """(object, parent, attribute) of each object a name ban names: one, or every match of a pattern
+    in its last part (`torch.nn.RNN*` is RNN, RNNBase, RNNCell, RNNCellBase)."""
+    head, _, last = name.rpartition(".")
+    if not any(c in last for c in WILDCARDS):
+        found = _lookup(name)
+        return [found] if found[0] is not None else []
+    parent = _lookup(head)[0] if head else None
+    if parent is None:
+        return []
+    return [(getattr(parent, a), parent, a) for a in sorted(dir(parent))
+            if fnmatch.fnmatchcase(a, last) and getattr(parent, a, None) is not None]
 
 
 def _lookup(dotted: str):
