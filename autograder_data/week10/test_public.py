@@ -28,6 +28,7 @@ def visualize(module, function, seed, classes, train, *args, layer=3, zero_class
     evidence: the mode after the call, whether a parameter or buffer changed, the parameters left
     with a non-zero .grad and the number of hooks left on the model."""
     C, H, W = args[0].shape[-3:]
+    torch.backends.cudnn.allow_tf32 = False  # float32 convolutions on a GPU as exact as on the CPU
     torch.manual_seed(seed)
     model = nn.Sequential(
         nn.Conv2d(C, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(inplace=True),
