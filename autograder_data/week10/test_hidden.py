@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from grader.proxy import LocalReference
-from grader.testing import check, check_unmodified, fail
+from grader.testing import GradingFailure, check, check_unmodified, fail
 
 f32, f64 = torch.float32, torch.float64
 
@@ -30,8 +30,8 @@ f32, f64 = torch.float32, torch.float64
 # ------------------------------------------------------------------ the scenario
 def visualize(module, function, seed, classes, train, *args, layer=3, zero_class=None):
     """Build a small seeded ConvNet in the worker, call `function` on it and return the map with
-    evidence: the mode after the call, whether a parameter or buffer changed, the parameters left
-    with a non-zero .grad and the number of hooks left on the model."""
+    evidence: the mode after the call, the parameters and buffers it changed, the parameters left
+    with a non-zero .grad, the number of hooks left on the model and the inputs it modified."""
     C, H, W = args[0].shape[-3:]
     torch.backends.cudnn.allow_tf32 = False  # float32 convolutions on a GPU as exact as on the CPU
     torch.manual_seed(seed)
@@ -49,6 +49,7 @@ def visualize(module, function, seed, classes, train, *args, layer=3, zero_class
             model[-1].weight[zero_class] = 0.0  # that logit ignores every layer: a zero Grad-CAM map
     model.to(device=device, dtype=args[0].dtype).train(train)
     before = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    inputs = [a.clone() if isinstance(a, torch.Tensor) else a for a in args]
     if function == "grad_cam":
         out = module.grad_cam(model, model[layer], *args)
     else:
@@ -58,20 +59,23 @@ def visualize(module, function, seed, classes, train, *args, layer=3, zero_class
             "changed": [k for k in before if not torch.equal(before[k], after[k])],
             "grads": [k for k, p in model.named_parameters() if p.grad is not None and bool(p.grad.ne(0).any())],
             "hooks": sum(len(m._forward_hooks) + len(m._forward_pre_hooks) + len(m._backward_hooks)
-                         for m in model.modules())}
+                         for m in model.modules()),
+            "modified": [i for i, (a, b) in enumerate(zip(args, inputs))
+                         if isinstance(a, torch.Tensor) and not torch.equal(a, b)]}
 
 
 def grade(student, reference, function, seed, classes, train, *args, name, hints=None, **kwargs):
-    """Run the scenario on the student and the reference; the evidence first, then the map."""
+    """Run the scenario on the student and the reference; the inputs, gradients and hooks first, then
+    the map (a wrong map from a model left in train mode says so), then the parameters and buffers.
+    The mode after the call is free when the map is right (a function may restore the mode)."""
     got = student.run(visualize, function, seed, classes, train, *args, **kwargs)
     check_unmodified(student)
     want = reference.run(visualize, function, seed, classes, train, *args, **kwargs)
-    if got["training"]:
-        fail(f"{function} left the model in train mode: call model.eval() first (dropout and BatchNorm "
-             "behave differently in train mode)")
-    if got["changed"]:
-        fail(f"{function} changed the model's {', '.join(got['changed'])}: a visualisation changes no "
-             "parameter and no buffer")
+    if got["modified"]:
+        names = ["images" if function != "occlusion_sensitivity" else "image",
+                 "targets" if function != "occlusion_sensitivity" else "target"]
+        fail(f"{function} modified its input {', '.join(names[i] for i in got['modified'])} in place; work on "
+             "a copy (x = x.clone()) or build new tensors instead")
     if got["grads"]:
         fail(f"{function} left gradients on the model's parameters ({', '.join(got['grads'])}): use "
              "torch.autograd.grad(score, x), or set every p.grad back to None")
@@ -87,7 +91,16 @@ def grade(student, reference, function, seed, classes, train, *args, name, hints
         fail(f"{name} has shape {list(out.shape)}; it is [N, H, W], the size of the input images")
     alts = {text: (lambda flags=flags: LocalReference(Variant(**flags)).run(
         visualize, function, seed, classes, train, *args, **kwargs)["map"]) for text, flags in (hints or {}).items()}
-    check(out, want["map"], name=name, hints=alts)
+    try:
+        check(out, want["map"], name=name, hints=alts)
+    except GradingFailure:
+        if got["training"]:
+            fail(f"{function} ran the model in train mode: call model.eval() first (dropout and BatchNorm "
+                 "behave differently in train mode)")
+        raise
+    if got["changed"]:
+        fail(f"{function} changed the model's {', '.join(got['changed'])}: a visualisation changes no "
+             "parameter and no buffer")
 
 
 class Variant:

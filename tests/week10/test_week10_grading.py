@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from support import ROOT, by_function, grade_folders, lost, make_submission
-from week10_support import wrong_versions
+from week10_support import reference_source, wrong_versions
 from grader.course import Course
 
 WEEK = Course(ROOT).week("week10")
@@ -36,6 +36,26 @@ HINTS = {
     "occ_windows_to_the_edge": "fits inside the image",
     "occ_reversed_sign": "sign is reversed",
     "occ_fill_ignored": "write `fill`",
+    "occ_occludes_the_input": "modified its input image in place",
+}
+
+# Right answers written differently from the reference: each keeps full marks.
+# name: [(old, new), ...] applied to the reference without its solution markers.
+RIGHT = {
+    # the mode handed over is restored after the map is computed in eval mode
+    "sal_restores_mode": [("    model.eval()\n    x = images.detach().clone().requires_grad_(True)\n",
+                           "    was_training = model.training\n    model.eval()\n"
+                           "    x = images.detach().clone().requires_grad_(True)\n"),
+                          ("    return grad.abs().amax(dim=1)\n",
+                           "    model.train(was_training)\n    return grad.abs().amax(dim=1)\n")],
+    # backward() on the model, then zero_grad(set_to_none=False): zeros are no gradient left behind
+    "sal_backward_then_zero_grad": [("    (grad,) = torch.autograd.grad(picked, x)\n",
+                                     "    picked.backward()\n    grad = x.grad\n"
+                                     "    model.zero_grad(set_to_none=False)\n")],
+    # the normalisation done in float64 and cast back
+    "cam_float64_detour": [("    return cam / torch.where(top > 0, top, torch.ones_like(top))\n",
+                            "    c64, t64 = cam.double(), top.double()\n"
+                            "    return (c64 / torch.where(t64 > 0, t64, torch.ones_like(t64))).to(cam.dtype)\n")],
 }
 
 
@@ -52,6 +72,12 @@ def runs(tmp_path_factory):
     folders = {"reference": WEEK.solution_file.parent, "stub": WEEK.stub_file.parent}
     for name, w in WRONG.items():
         folders[name] = make_submission(tmp, name, w["source"], "visualize")
+    for name, changes in RIGHT.items():
+        source = reference_source(WEEK)
+        for old, new in changes:
+            assert source.count(old) == 1, (name, old)
+            source = source.replace(old, new)
+        folders[name] = make_submission(tmp, name, source, "visualize")
     return {seed: grade_folders(WEEK, folders, seed=seed) for seed in SEEDS}
 
 
@@ -70,6 +96,13 @@ def test_stubs_score_zero(graded):
     assert stub["score"] == 0.0 and stub["max_score"] == FULL
     assert set(by_function(stub)) == set(WEEK.functions)
     assert all("not implemented yet" in t["message"] or "NotImplementedError" in t["message"] for t in stub["tests"])
+
+
+@pytest.mark.parametrize("name", sorted(RIGHT))
+def test_right_answers_in_other_styles_keep_full_marks(graded, name):
+    result = graded[name]
+    assert result["score"] == result["max_score"] == FULL, [(t["name"], t["message"]) for t in result["tests"]
+                                                            if t["status"] != "passed"]
 
 
 @pytest.mark.parametrize("name", sorted(WRONG))
