@@ -234,8 +234,8 @@ def test_grad_cam_float32_non_square(student, reference, rng):
 @pytest.mark.function("grad_cam")
 @pytest.mark.points(1)
 def test_grad_cam_batch_of_one(student, reference, rng):
-    """a batch of 1, one channel, [1, 1, 5, 11] float64"""
-    images = torch.randn(1, 1, 5, 11, dtype=f64, generator=rng)
+    """a batch of 1, one channel, [1, 1, 5, 11] float64, every other column of a wider image (non-contiguous)"""
+    images = torch.randn(1, 1, 5, 22, dtype=f64, generator=rng)[..., ::2]
     grade(student, reference, "grad_cam", seed_from(rng), 3, False, images, distinct_targets(rng, 1, 3),
           name="cam", hints=CAM)
 
@@ -283,8 +283,8 @@ def test_occlusion_stride_smaller_than_patch_float32(student, reference, rng):
 @pytest.mark.function("occlusion_sensitivity")
 @pytest.mark.points(1)
 def test_occlusion_default_fill(student, reference, rng):
-    """image [3, 7, 10] float64, patch 3, stride 3 (the last row of pixels left out), default fill"""
-    image = torch.randn(3, 7, 10, dtype=f64, generator=rng) + 1.0
+    """image [3, 7, 10] float64 (a transposed view), patch 3, stride 3 (the last row left out), default fill"""
+    image = (torch.randn(3, 10, 7, dtype=f64, generator=rng) + 1.0).transpose(1, 2)
     target = int(torch.randint(0, 5, (1,), generator=rng))
     grade(student, reference, "occlusion_sensitivity", seed_from(rng), 5, False, image, target, 3, 3,
           name="drops", hints=OCCLUSION)
