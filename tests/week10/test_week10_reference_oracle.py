@@ -4,7 +4,8 @@ Saliency against autograd image by image (one backward per image, .grad on a
 leaf), on a model with BatchNorm and dropout handed over in train mode.
 Grad-CAM against an implementation that cuts the Sequential model at the target
 layer instead of hooking it, and upsamples with interpolation matrices written
-by hand; the models and inputs make every clause of the contract change the
+by hand, and against a hook-based one with a tensor hook for the gradient and
+one backward per image; the models and inputs make every clause of the contract change the
 answer (the ReLU, the spatial mean, the per-image normalisation, bilinear
 upsampling with align_corners=False, an all-zero map), and the target layer is
 followed by ReLU(inplace=True). Occlusion against one forward pass per window.
@@ -147,6 +148,30 @@ def grad_cam_oracle(model, cut, images, targets, *, relu=True, pool="mean", norm
     return torch.stack(maps)
 
 
+def grad_cam_hooks(model, layer, images, targets):
+    """Grad-CAM with hooks, written apart from the reference: the forward hook copies A's values and
+    hangs a tensor hook on A for its gradient (a tensor hook registered before the in-place ReLU
+    receives the gradient of A as the layer produced it); one backward per image; torch's bilinear."""
+    model.eval()
+    maps = []
+    for n in range(images.shape[0]):
+        seen = {}
+
+        def forward_hook(module, inputs, output):
+            seen["A"] = output.detach().clone()
+            output.register_hook(lambda g: seen.__setitem__("G", g.detach().clone()))
+
+        handle = layer.register_forward_hook(forward_hook)
+        model(images[n:n + 1])[0, int(targets[n])].backward()
+        handle.remove()
+        A, G = seen["A"][0], seen["G"][0]
+        m = torch.clamp((G.mean(dim=(1, 2))[:, None, None] * A).sum(0), min=0)
+        M = F.interpolate(m[None, None], size=images.shape[-2:], mode="bilinear", align_corners=False)[0, 0]
+        maps.append(M / M.max() if M.max() > 0 else M)
+    model.zero_grad(set_to_none=True)
+    return torch.stack(maps)
+
+
 CAM_CASES = [((3, 3, 7, 5), 6), ((1, 2, 5, 8), 5), ((2, 1, 9, 6), 4)]
 
 
@@ -166,6 +191,8 @@ def test_grad_cam_against_cut_model(vis, dtype, shape, classes):
     assert out.shape == (N, H, W) and out.dtype == dtype and not out.requires_grad
     expected = grad_cam_oracle(build(H * W, C, H, W, classes, dtype), TARGET, images, targets)
     torch.testing.assert_close(out, expected)
+    fresh = build(H * W, C, H, W, classes, dtype)
+    torch.testing.assert_close(out, grad_cam_hooks(fresh, fresh[TARGET], images, targets))
     assert torch.allclose(out.amax(dim=(1, 2)), torch.ones(N, dtype=dtype))
 
 
@@ -213,6 +240,7 @@ def test_grad_cam_at_a_layer_followed_by_batchnorm(vis):
     model = build(4, C, H, W, 4, torch.float64)
     out = vis.grad_cam(model, model[0], images, targets)
     torch.testing.assert_close(out, grad_cam_oracle(model, 0, images, targets))
+    torch.testing.assert_close(out, grad_cam_hooks(model, model[0], images, targets))
 
 
 # ------------------------------------------------------------------ occlusion
