@@ -262,7 +262,7 @@ def _feed(h, obj) -> None:
     if isinstance(obj, torch.Tensor):
         x = obj.detach().cpu().contiguous()
         h.update(f"T{x.dtype}{tuple(x.shape)}".encode())
-        h.update(x.view(torch.uint8).numpy().tobytes() if x.numel() else b"")
+        h.update(x.reshape(-1).view(torch.uint8).numpy().tobytes() if x.numel() else b"")  # 0-d too
     elif t in (list, tuple):
         h.update(f"{t.__name__}{len(obj)}[".encode())
         for x in obj:

@@ -229,3 +229,13 @@ def test_a_name_ban_may_be_a_pattern(tmp_path):
         finally:
             hits = wires.disarm()
         assert hits == (["torch.nn.RNN*"] if banned else []), (kind, hits)
+
+
+def test_zero_dimensional_tensors_cross_the_wire_and_key_recordings():
+    import torch
+
+    for t in (torch.tensor(3), torch.tensor(2.5, dtype=torch.float64), torch.tensor(True)):
+        back = wire.loads(wire.dumps(t))
+        assert back.shape == () and back.dtype == t.dtype and back.item() == t.item()
+    assert wire.canonical_hash(torch.tensor(3)) != wire.canonical_hash(torch.tensor(4))
+    assert wire.canonical_hash([torch.tensor(3)]) != wire.canonical_hash([torch.tensor([3])])
