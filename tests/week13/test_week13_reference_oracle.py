@@ -229,3 +229,18 @@ def test_p_sample_step_closed_form(dtype, t):
     if t == 0:
         model.seen.clear()
         assert torch.equal(ref.p_sample_step(model, x, 0, noise * 100, betas), got)
+
+
+def test_nt_xent_gradients_against_finite_differences():
+    g = torch.Generator().manual_seed(5)
+    z1 = torch.randn(3, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    z2 = torch.randn(3, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda a, b: ref.nt_xent_loss(a, b, 0.3), (z1, z2))
+    # and the looped form's value moves as the reference's gradient says (a directional derivative)
+    d1, d2 = torch.randn(3, 4, generator=g, dtype=torch.float64), torch.randn(3, 4, generator=g, dtype=torch.float64)
+    ref.nt_xent_loss(z1, z2, 0.3).backward()
+    h = 1e-6
+    za, zb = z1.detach(), z2.detach()
+    numeric = (nt_xent_loop(za + h * d1, zb + h * d2, 0.3) - nt_xent_loop(za - h * d1, zb - h * d2, 0.3)) / (2 * h)
+    analytic = float((z1.grad * d1).sum() + (z2.grad * d2).sum())
+    assert math.isclose(numeric, analytic, rel_tol=1e-6, abs_tol=1e-8)
