@@ -50,6 +50,10 @@ def check_sdpa(out, q, k, v, mask=None, causal=False):
     if not isinstance(out, (tuple, list)) or len(out) != 2:
         fail("scaled_dot_product_attention should return a tuple (out, weights), got "
              + ("None (did the function forget to return?)" if out is None else f"a {type(out).__name__}"))
+    w = out[1]
+    if causal and isinstance(w, torch.Tensor) and w.dim() >= 2 and torch.isnan(w[..., 0, :]).all():
+        fail("the first query's weights are NaN: the causal mask drops the diagonal, so query 0 has nothing "
+             "to attend to; query l may attend to keys s <= l, itself included")
     expected = attention(q, k, v, mask, causal)
     check(tuple(out), expected, name="(out, weights)",
           hints={t: (lambda f=f: attention(q, k, v, mask, causal, **f)) for t, f in SDPA_HINTS.items()})
@@ -204,7 +208,13 @@ PE_HINTS = {
 def check_pe(out, n, dim, atol=1e-6):
     if isinstance(out, torch.Tensor) and out.dtype != f32 and out.is_floating_point():
         out = out.to(f32)  # the contract's dtype is float32; a float64 answer is judged by its values
-    check(out, pe_formula(n, dim), name="PE", rtol=0, atol=atol,
+    want = pe_formula(n, dim)
+    if isinstance(out, torch.Tensor) and out.shape == want.shape and out.is_floating_point():
+        err = float((out.double() - want.double()).abs().max())
+        if atol < err < 1e-3 and n > 1000:
+            fail(f"PE is off by up to {err:.1e} at large positions (tolerance {atol:.0e}): the angles lose precision "
+                 "at large positions; compute p / 10000^(2i/dim) in float64, then cast to float32")
+    check(out, want, name="PE", rtol=0, atol=atol,
           hints={**{t: (lambda f=f: pe_formula(n, dim, **f)) for t, f in PE_HINTS.items()},
                  "the angles lose precision at large positions: compute p / 10000^(2i/dim) in float64, then cast":
                      lambda: pe_formula(n, dim, low_precision=True)})

@@ -87,7 +87,10 @@ class MultiHeadSelfAttention(nn.Module):
         H = self.num_heads
         q, k, v = self.qkv(x).chunk(3, dim=-1)
         q, k, v = (t.reshape(N, L, H, E // H).transpose(1, 2) for t in (q, k, v))  # [N, H, L, d]
-        out, _ = scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
+        scores = q @ k.transpose(-2, -1) / math.sqrt(E // H)  # [N, H, L, L]
+        if attn_mask is not None:
+            scores = scores.masked_fill(~attn_mask, float("-inf"))
+        out = scores.softmax(dim=-1) @ v
         return self.proj(out.transpose(1, 2).reshape(N, L, E))
         # END SOLUTION
 
@@ -134,7 +137,10 @@ class PatchEmbedding(nn.Module):
 
     def forward(self, x):
         # BEGIN SOLUTION
-        return self.proj(patchify(x, self.patch_size))
+        N, C, H, W = x.shape
+        P = self.patch_size
+        x = x.reshape(N, C, H // P, P, W // P, P).permute(0, 2, 4, 1, 3, 5)
+        return self.proj(x.reshape(N, (H // P) * (W // P), C * P * P))
         # END SOLUTION
 
 
