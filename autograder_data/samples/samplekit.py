@@ -89,9 +89,12 @@ def notebook_cells_from_module(source: str, title: str, functions: list[str], ta
     tree = ast.parse(source)
     lines = source.splitlines(keepends=True)
     imports, blocks = [], []
+    def start(node) -> int:  # a decorated definition starts at its first decorator
+        return min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", ()))])
+
     for i, node in enumerate(tree.body):
-        end = tree.body[i + 1].lineno - 1 if i + 1 < len(tree.body) else len(lines)
-        text = "".join(lines[node.lineno - 1:end]).strip("\n")
+        end = start(tree.body[i + 1]) - 1 if i + 1 < len(tree.body) else len(lines)
+        text = "".join(lines[start(node) - 1:end]).strip("\n")
         if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
             continue                                            # the module docstring
         (imports if isinstance(node, (ast.Import, ast.ImportFrom)) else blocks).append((node, text))
