@@ -26,6 +26,7 @@ HINTS = {
     "sgd_lr_in_velocity": "velocity holds lr * gradient",
     "sgd_rebinds_params": "IN PLACE",
     "sgd_no_weight_decay": "weight decay is missing",
+    "sgd_replaces_list_items": "IN PLACE",
     "adam_no_bias_correction": "bias correction is missing",
     "adam_eps_inside_sqrt": "eps belongs outside",
     "adam_decoupled_decay": "AdamW",
