@@ -66,6 +66,9 @@ VARIANTS = {
                        "    op = getattr(torch.ops.aten, 'batch' + '_norm')\n"
                        "    return op(x, gamma, beta, running_mean, running_var, training, momentum, eps, False)\n"
                        "    dims = [0] + list(range(2, x.dim()))\n")], {"batchnorm_forward"}),
+    "bn_uses_module": ([("    dims = [0] + list(range(2, x.dim()))\n",
+                         "    bn = torch.nn.BatchNorm1d(x.shape[1], eps=eps, momentum=momentum).to(x.dtype)\n"
+                         "    dims = [0] + list(range(2, x.dim()))\n")], {"batchnorm_forward"}),
 }
 
 
