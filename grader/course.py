@@ -60,6 +60,8 @@ class Week:
 
     def suite_files(self, visibility: str) -> list[Path]:
         """`public` gives the public suite; `all` adds the hidden one."""
+        if visibility not in ("public", "all"):
+            raise ValueError(f"visibility must be 'public' or 'all', not {visibility!r}")
         names = ["test_public.py"] + (["test_hidden.py"] if visibility == "all" else [])
         return [self.data_dir / n for n in names if (self.data_dir / n).exists()]
 
