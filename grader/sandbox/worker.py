@@ -36,7 +36,6 @@ MAX_REQUEST = 1 << 30
 # bound now, before any student code can patch torch
 _equal = torch.equal
 PR_SET_PDEATHSIG = 1
-PR_SET_NO_NEW_PRIVS = 38
 
 
 def serve(fd: int, out_fd: int, report_fd: int, config: dict) -> None:
@@ -138,17 +137,13 @@ def confine(config: dict, out_fd: int) -> None:
             raise
 
     # `python -I` semantics: no user site, no cwd; the submission's folder first.
-    keep = [p for p in sys.path if p and _is_install_path(p)]
+    from . import install_paths
+
+    allowed = set(install_paths())
+    keep = [p for p in sys.path if p in allowed]
     sys.path[:] = [config["submission_dir"]] + keep
     sys.dont_write_bytecode = True
     config["isolation"] = isolation
-
-
-def _is_install_path(p: str) -> bool:
-    roots = {os.path.realpath(r) for r in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
-    rp = os.path.realpath(p)
-    return any(rp == r or rp.startswith(r + os.sep) for r in roots) or os.path.basename(rp) in (
-        "site-packages", "dist-packages")
 
 
 def _setrlimit(which: int, value: int) -> bool:
