@@ -34,7 +34,11 @@ class StudentFault(Exception):
 
 
 class StudentError(StudentFault):
-    """The student's code raised an exception."""
+    """The student's code raised an exception; `exc_type` and `line` ("conv.py:42") say which and where."""
+
+    def __init__(self, message: str, *, exc_type: str = "", line: str = ""):
+        super().__init__(message)
+        self.exc_type, self.line = exc_type, line
 
 
 class StudentImportError(StudentFault):

@@ -22,8 +22,9 @@ from _pytest.runner import runtestprotocol
 
 from . import banned as banned_mod
 from . import testing
-from .errors import StudentFault, UserError, grader_failed
-from .proxy import Session, StudentModule
+from .errors import (BannedCall, InvalidAnswer, MissingFunction, StudentError, StudentFault, StudentImportError,
+                     UserError, WorkerCrashed, WorkerTimeout, grader_failed)
+from .proxy import LocalReference, Session, StudentModule, TimedReference
 from .result import make_result, test_entry
 
 
@@ -42,7 +43,9 @@ class GradingPlugin:
     def __init__(self, *, week, targets: list[Target], sandbox, reference, seed: int, device: str,
                  on_result: Callable[[dict], None], stage: Callable[[Path], Path]):
         self.week, self.targets, self.sandbox = week, targets, sandbox
-        self.reference_obj, self.seed, self.device_name = reference, seed, device
+        # a reference run here is timed, to set students' speed beside it; replayed answers take no time
+        self.timed = TimedReference(reference) if isinstance(reference, LocalReference) else None
+        self.reference_obj, self.seed, self.device_name = self.timed or reference, seed, device
         self.on_result, self.stage = on_result, stage
         self.items: list[pytest.Item] = []
         self.session: Session | None = None
@@ -158,49 +161,84 @@ class GradingPlugin:
         name = _test_name(item, function)
         entry = dict(name=name, function=function, max_score=_points(item), visibility=vis)
         if function in static_bans:
-            return test_entry(status="banned", duration_s=0.0, message=(
+            return test_entry(status="banned", duration_s=0.0, kind="banned", message=(
                 f"{function} uses {', '.join(static_bans[function])}, which this exercise bans "
                 "(the point is to write it yourself); its tests score 0"), **entry)
         if function in self.timed_out:
-            return test_entry(status="timeout", duration_s=0.0, message=(
+            return test_entry(status="timeout", duration_s=0.0, kind="timeout", message=(
                 f"not run: {function} already timed out in '{self.timed_out[function]}'"), **entry)
         if time.monotonic() - started > budget:
-            return test_entry(status="timeout", duration_s=0.0,
+            return test_entry(status="timeout", duration_s=0.0, kind="timeout",
                               message=f"not run: the submission used up its {budget:g} s budget", **entry)
         # a test not run (banned, timed out) leaves the set-up stack prepared for it: trim it to this one
         item.session._setupstate.teardown_exact(item)
         token = testing.visibility.set(vis)
+        self.session.student_s = 0.0
+        if self.timed:
+            self.timed.reset()
         t0 = time.perf_counter()
         try:
             reports = runtestprotocol(item, nextitem=nextitem, log=False)
         finally:
             testing.visibility.reset(token)
-        status, message = self._classify(item, reports)
+        status, message, why = self._classify(item, reports)
+        if status in ("passed", "failed") and self.timed:
+            # the student's calls ran to the end: their time means something beside the reference's
+            why.update(student_s=self.session.student_s, reference_s=self.timed.elapsed)
         if function in review:
             # points it would have earned are withheld; a test it lost anyway keeps its own status
             if status == "passed":
-                status, message = "review", _review_message(function, review[function])
+                status, message, why["kind"] = "review", _review_message(function, review[function]), "review"
             else:
                 message = _one_line(f"{message} (also held for review: {_why(function, review[function])})", 800)
-        return test_entry(status=status, message=message, duration_s=time.perf_counter() - t0, **entry)
+        return test_entry(status=status, message=message, duration_s=time.perf_counter() - t0, **entry, **why)
 
-    def _classify(self, item, reports) -> tuple[str, str]:
+    def _classify(self, item, reports) -> tuple[str, str, dict]:
+        """The test's status, its message, and what went wrong as data (`failure_data`)."""
         exc = self.excinfo.pop(item.nodeid, None)
         if not any(r.failed for r in reports):
             if any(r.skipped for r in reports):
-                return "error", "the test was skipped: " + _skip_reason(reports)
-            return "passed", ""
+                return "error", "the test was skipped: " + _skip_reason(reports), {"kind": "error"}
+            return "passed", "", {}
         if isinstance(exc, StudentFault):
-            return exc.status, _one_line(str(exc), 400)
+            return exc.status, _one_line(str(exc), 400), failure_data(exc)
         if isinstance(exc, AssertionError):
             msg = str(exc).strip()
-            return "failed", _one_line(msg, 600) if msg else "the answer is wrong (assertion failed)"
+            return ("failed", _one_line(msg, 600) if msg else "the answer is wrong (assertion failed)",
+                    failure_data(exc))
         if exc is None:
-            return "error", "the test did not complete"
-        return "error", _one_line(f"the test failed with {type(exc).__name__}: {exc}", 400)
+            return "error", "the test did not complete", {"kind": "error"}
+        return "error", _one_line(f"the test failed with {type(exc).__name__}: {exc}", 400), {"kind": "error"}
 
 
 # ------------------------------------------------------------------ helpers
+# The kind of failure each fault of the student's code is (see `failure_data`).
+_FAULT_KINDS = ((WorkerTimeout, "timeout"), (WorkerCrashed, "crashed"), (BannedCall, "banned"),
+                (StudentError, "exception"), (StudentImportError, "import"), (MissingFunction, "missing"),
+                (InvalidAnswer, "invalid"))
+
+
+def failure_data(exc: BaseException) -> dict:
+    """What went wrong, as the result's optional keys of a failed test.
+
+    kind: type, shape, dtype, values, mutated, check (a suite's own check),
+    exception, not_implemented, timeout, crashed, banned, import, missing,
+    invalid, error or review;
+    mistake: {"key", "text"} when a named mistake was recognised;
+    exception: {"type", "line"} when the student's code raised.
+    """
+    if isinstance(exc, testing.GradingFailure):
+        return {"kind": exc.kind, "mistake": exc.mistake}
+    if isinstance(exc, AssertionError):  # a plain assert in a suite
+        return {"kind": "check"}
+    kind = next((k for cls, k in _FAULT_KINDS if isinstance(exc, cls)), "error")
+    if isinstance(exc, StudentError):
+        # a stub's own raise is work not done, wherever the line: one group, not one per file
+        kind = "not_implemented" if exc.exc_type == "NotImplementedError" else kind
+        return {"kind": kind, "exception": {"type": exc.exc_type, "line": exc.line}}
+    return {"kind": kind}
+
+
 def item_seed(item, run_seed: int) -> int:
     """Public tests: fixed per test. Hidden tests: also depend on the run's seed."""
     key = f"{Path(str(item.path)).name}::{item.name}"

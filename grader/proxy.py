@@ -19,6 +19,7 @@ run them without the reference.
 from __future__ import annotations
 
 import inspect
+import re
 import time
 import textwrap
 import types
@@ -59,6 +60,7 @@ class Session:
         self.created = self.test_started  # the submission's budget runs from here
         self.made_handles = False
         self.notes: list[str] = []
+        self.student_s = 0.0  # this test's time in calls into the worker (see `call`)
 
     def ensure(self):
         if self.worker is not None and self.worker.alive:
@@ -108,7 +110,12 @@ class Session:
         budget = limits.submission_timeout_s - (now - self.created)
         if budget <= 0:
             raise WorkerTimeout(f"the submission used up its {limits.submission_timeout_s:g} s budget")
-        answer = worker.request(req, timeout=min(limits.call_timeout_s, left, budget))
+        t0 = time.perf_counter()
+        try:
+            answer = worker.request(req, timeout=min(limits.call_timeout_s, left, budget))
+        finally:
+            # the round trip of the call: the student's code plus sending the inputs and the answer
+            self.student_s += time.perf_counter() - t0
         if answer.get("banned"):
             raise BannedCall(_banned_message(answer["banned"], self.function))
         if not answer["ok"]:
@@ -122,7 +129,8 @@ class Session:
             if answer.get("type") == "OSError" and "File too large" in str(answer.get("message")):
                 raise StudentError(f"{req.get('name') or 'the scenario'} printed more than the output limit of "
                                    f"{self.sandbox.limits.output_bytes // 1024} KiB; print less")
-            raise StudentError(_raised_message(req.get("name") or req.get("scenario", ""), answer))
+            raise StudentError(_raised_message(req.get("name") or req.get("scenario", ""), answer),
+                               exc_type=str(answer.get("type") or ""), line=_raised_line(answer))
         if self.device != "cpu" and answer.get("devices") == ["cpu"] and _has_tensor(req.get("args")):
             raise InvalidAnswer(f"{req.get('name')} returned a tensor on the CPU for inputs on {self.device}; "
                                 "return results on the input's device")
@@ -237,6 +245,40 @@ class LocalReference:
               "device": torch.device("cpu")}
         exec(compile(source, "<scenario>", "exec"), ns)
         return ns[name](self._module, *args, **kwargs)
+
+
+class TimedReference:
+    """A reference whose calls are timed, for comparing a student's speed with it.
+
+    `elapsed` adds up the time of every call and scenario, except those made to
+    compute a hint's alternative answer (`testing.hinting`); `reset` starts a test.
+    """
+
+    def __init__(self, inner):
+        self._inner, self.elapsed = inner, 0.0
+
+    def reset(self) -> None:
+        self.elapsed = 0.0
+
+    def _timed(self, fn):
+        from .testing import hinting
+
+        def timed(*args, **kwargs):
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                if not hinting.get():
+                    self.elapsed += time.perf_counter() - t0
+
+        return timed
+
+    def __getattr__(self, name: str):
+        value = getattr(self._inner, name)
+        return self._timed(value) if callable(value) and not isinstance(value, type) else value
+
+    def run(self, scenario, *args, **kwargs):
+        return self._timed(self._inner.run)(scenario, *args, **kwargs)
 
 
 class RecordingReference(LocalReference):
@@ -375,6 +417,14 @@ def _raised_message(name: str, answer: dict) -> str:
         return f"{name} is not implemented yet (it raises NotImplementedError)"
     where = f" ({answer['where'][-1]})" if answer.get("where") else ""
     return f"{name} raised {answer.get('type')}{': ' + msg if msg else ''}{where}"
+
+
+def _raised_line(answer: dict) -> str:
+    """Where the student's code raised, as "conv.py:42" (the innermost frame the worker reported)."""
+    where = answer.get("where")
+    last = str(where[-1]) if isinstance(where, list) and where else ""
+    m = re.match(r"(.*?), line (\d+)", last)
+    return f"{m.group(1)}:{m.group(2)}" if m else ""
 
 
 def _banned_message(names, function: str) -> str:
