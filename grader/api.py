@@ -239,12 +239,27 @@ def report_data(*, path: Path) -> tuple[str, dict]:
     return "summary", rep.summarize(results)
 
 
-def report(*, path: Path, fmt: str = "text") -> str:
-    """One result file renders as feedback; a folder renders as a class summary."""
+def report(*, path: Path, fmt: str = "text", students: bool = False, links: str | None = None) -> str:
+    """One result file renders as feedback; a folder renders as a class summary.
+
+    students, links: see `grader.report.render_summary`.
+    """
     from . import report as rep
 
     kind, data = report_data(path=path)
-    return rep.render_result(data, fmt) if kind == "result" else rep.render_summary(data, fmt)
+    return rep.render_result(data, fmt) if kind == "result" else rep.render_summary(data, fmt, students=students,
+                                                                                  links=links)
+
+
+def report_per_student(*, path: Path, folder: Path, fmt: str = "html") -> list[Path]:
+    """Write every student's feedback in `path` (a result or a folder of them) into `folder`, one file each."""
+    from . import report as rep
+
+    results = rep.load_results(Path(path))
+    if not results:
+        raise UserError(f"{path} holds no dlgrade results.")
+    _writable_folder(Path(folder), "--per-student")
+    return rep.write_per_student(results, Path(folder), fmt)
 
 
 def export(*, path: Path, fmt: str, output: Path, item: str | None = None) -> int:

@@ -107,16 +107,31 @@ def grade(week: str, submissions: tuple[Path, ...], out_dir: Path, jobs: int | N
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["text", "md", "html", "json"]), default="text", show_default=True)
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to a file instead of the terminal.")
-def report(path: Path, fmt: str, output: Path | None) -> None:
+@click.option("--students", is_flag=True, help="List the students' ids of each common mistake (text; md and html "
+              "always list them).")
+@click.option("--per-student", "per_student", type=click.Path(path_type=Path), default=None,
+              help="Also write every student's feedback into this folder, one file each, in --format "
+              "(md or html to release to students; the html class report links to them).")
+def report(path: Path, fmt: str, output: Path | None, students: bool, per_student: Path | None) -> None:
     """Render one result, or a class summary for a folder of results."""
+    import os
+
     from . import api
     from . import report as rep
 
+    links = None
+    if per_student is not None:
+        written = api.report_per_student(path=path, folder=per_student, fmt=fmt)
+        click.echo(f"wrote {len(written)} feedback files in {per_student}", err=output is None)
+        links = os.path.relpath(per_student, output.parent if output else Path.cwd())
     if output is None and fmt == "text":
         kind, data = api.report_data(path=path)
-        (rep.print_result if kind == "result" else rep.print_summary)(data, _console())
+        if kind == "result":
+            rep.print_result(data, _console())
+        else:
+            rep.print_summary(data, _console(), students=students)
         return
-    text = api.report(path=path, fmt=fmt)
+    text = api.report(path=path, fmt=fmt, students=students, links=links)
     if output:
         from .gradebook import atomic_write_text
 

@@ -108,3 +108,45 @@ def _block_bar(count: int, most: int, width: int = 40) -> str:
         return ""
     eighths = max(1, round(count / most * width * 8))
     return "█" * (eighths // 8) + (_EIGHTHS[eighths % 8 - 1] if eighths % 8 else "")
+
+
+# Slow code: a function is flagged when the student's calls took more than SLOW_FACTOR times the
+# reference's on the same inputs, and more than SLOW_FLOOR_S in all (so microsecond noise never flags).
+SLOW_FACTOR = 50.0
+SLOW_FLOOR_S = 0.05
+
+# What each kind of failure is called in a report (see `grader.plugin.failure_data`).
+KIND_LABELS = {
+    "type": "returns the wrong kind of object", "shape": "wrong shape or length", "dtype": "wrong dtype",
+    "values": "wrong values", "mutated": "modifies its input", "check": "fails one of the suite's checks",
+    "exception": "raises", "not_implemented": "not implemented (the stub's NotImplementedError)",
+    "timeout": "times out", "crashed": "crashes the worker", "banned": "uses a banned call",
+    "import": "the module does not import", "missing": "the function is missing",
+    "invalid": "returns something that is not plain data", "error": "the test could not complete",
+    "failed": "fails (no detail recorded)",
+}
+
+
+def _slow(result: dict) -> list[dict]:
+    """The functions of a result whose calls were more than SLOW_FACTOR times slower than the reference's."""
+    timing = result.get("timing")
+    out = []
+    for fn, t in (timing.items() if isinstance(timing, dict) else ()):
+        try:
+            s, r = float(t["student_s"]), float(t["reference_s"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if s > SLOW_FLOOR_S and s > SLOW_FACTOR * r:
+            out.append({"function": str(fn), "student_s": s, "reference_s": r,
+                        "ratio": s / r if r > 0 else float("inf")})
+    return out
+
+
+def _times(x: float) -> str:
+    return "∞×" if math.isinf(x) else f"{x:.0f}×"
+
+
+def _slow_sentence(e: dict) -> str:
+    """What a student reads about one slow function."""
+    return (f"{e['function']} took {e['student_s']:.3g} s where the reference takes {e['reference_s']:.2g} s on the "
+            f"same inputs ({_times(e['ratio'])} slower): vectorise its loops before a time limit fails it")

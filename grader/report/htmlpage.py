@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import html
+from urllib.parse import quote
 
-from .common import STATUS_STYLE, _by_function, _notes, _num, _pct, _pts, _short_name, _sum
+from .common import (SLOW_FACTOR, STATUS_STYLE, _by_function, _notes, _num, _pct, _pts, _short_name, _slow,
+                     _slow_sentence, _sum, _times)
 from .stats import _bins, _stats_line, _title
 
 
@@ -27,6 +29,8 @@ main { max-width: 60rem; margin: 2rem auto; padding: 1.5rem 2rem; background: #f
        border: 1px solid var(--line); border-radius: 8px; }
 h1 { font-size: 1.5rem; margin: 0 0 .5rem; }
 h2 { font-size: 1.15rem; margin: 2rem 0 .5rem; display: flex; justify-content: space-between; }
+h3 { font-size: 1rem; margin: 1.25rem 0 .25rem; }
+summary { cursor: pointer; color: var(--muted); }
 .score { font-size: 1.25rem; font-weight: 600; margin: .25rem 0; }
 .muted, .tag { color: var(--muted); font-weight: normal; }
 .tag { font-size: .8em; border: 1px solid var(--line); border-radius: 4px; padding: 0 .3em; margin-left: .4em; }
@@ -75,6 +79,9 @@ def _result_html(result: dict) -> str:
         body.append(f'<p class="error"><strong>Not gradable:</strong> {_h(result["error"])}</p>')
     if _notes(result):
         body.append('<ul class="notes">' + "".join(f"<li>{_h(n)}</li>" for n in _notes(result)) + "</ul>")
+    if _slow(result):
+        body.append('<ul class="notes">' + "".join(f"<li><strong>Slow:</strong> {_h(_slow_sentence(e))}</li>"
+                                                   for e in _slow(result)) + "</ul>")
     for fn, tests in _by_function(result).items():
         body += [f"<section><h2><span>{_h(fn)}</span> <span class=\"muted\">"
                  f"{_h(_pts(_sum(tests, 'score'), _sum(tests, 'max_score')))}</span></h2>",
@@ -119,7 +126,70 @@ def _svg_histogram(summary: dict) -> str:
     return "".join(parts)
 
 
-def _summary_html(summary: dict) -> str:
+def _student_href(student: str, links: str | None) -> str:
+    """Where a student's id links: their own page in `links`, else their row of this page's student table."""
+    if links is not None:
+        base = links.rstrip("/") + "/" if links not in ("", ".") else ""
+        return _h(quote(base, safe="/._-") + quote(student, safe="._-") + ".html")
+    return "#student-" + _h(quote(student, safe="._-"))
+
+
+def _mistakes_html(summary: dict, links: str | None) -> list[str]:
+    """Per function, its mistakes, each with its students' ids behind a <details>."""
+    body = []
+    for m in summary.get("mistakes") or []:
+        rows = m.get("named", []) + m.get("unnamed", [])
+        if not rows:
+            continue
+        if not body:
+            body.append("<h2>Common mistakes</h2>")
+        body += [f"<h3>{_h(m['function'])}</h3>", '<table><thead><tr><th>Mistake</th><th class="num">Students</th>'
+                 "<th>Who</th></tr></thead><tbody>"]
+        for e in rows:
+            text = _h(e["text"]) if "key" in e else f'<em class="muted">{_h(e["text"])}</em>'
+            who = ", ".join(f'<a href="{_student_href(sid, links)}">{_h(sid)}</a>' for sid in e["students"])
+            body.append(f'<tr><td>{text}</td><td class="num">{e["count"]}</td><td><details><summary>'
+                        f'{e["count"]} student{"" if e["count"] == 1 else "s"}</summary>{who}</details></td></tr>')
+        body.append("</tbody></table>")
+    return body
+
+
+def _students_html(summary: dict, links: str | None) -> list[str]:
+    rows = summary.get("students") or []
+    if not rows:
+        return []
+    functions = list(dict.fromkeys(fn for s in rows for fn in s["functions"]))
+    body = ["<h2>Students</h2>", '<table><thead><tr><th>Student</th><th class="num">Score</th><th>Status</th>'
+            + "".join(f'<th class="num">{_h(f)}</th>' for f in functions) + "</tr></thead><tbody>"]
+    for s in rows:
+        sid = str(s["student"])
+        name = f'<a href="{_student_href(sid, links)}">{_h(sid)}</a>' if links is not None else _h(sid)
+        cells = "".join(
+            f'<td class="num">{_h(_pts(*s["functions"][fn]))}'
+            f'{" <span class=tag>slow</span>" if fn in s.get("slow", []) else ""}</td>'
+            if fn in s["functions"] else "<td></td>" for fn in functions)
+        body.append(f'<tr id="student-{_h(quote(sid, safe="._-"))}"><td>{name}</td>'
+                    f'<td class="num">{_h(_pts(s["score"], s["max_score"]))}</td>'
+                    f'<td><span class="status {_cls(s["status"])}">{_h(str(s["status"]).replace("_", " "))}</span>'
+                    f"</td>{cells}</tr>")
+    body.append("</tbody></table>")
+    return body
+
+
+def _slow_html(summary: dict) -> list[str]:
+    if not summary.get("slow"):
+        return []
+    body = [f"<h2>Slow code (more than {SLOW_FACTOR:g}× the reference's time on the same inputs)</h2>",
+            '<table><thead><tr><th>Student</th><th>Function</th><th class="num">Student s</th>'
+            '<th class="num">Reference s</th><th class="num">Slower</th></tr></thead><tbody>']
+    body += [f"<tr><td>{_h(e['student'])}</td><td>{_h(e['function'])}</td><td class=\"num\">{e['student_s']:.3g}</td>"
+             f"<td class=\"num\">{e['reference_s']:.2g}</td><td class=\"num\">{_h(_times(e['ratio']))}</td></tr>"
+             for e in summary["slow"]]
+    body.append("</tbody></table>")
+    return body
+
+
+def _summary_html(summary: dict, links: str | None = None) -> str:
     body = [f"<h1>{_h(_title(summary))}</h1>", f'<p class="score">{_h(_stats_line(summary))}</p>',
             "<h2>Score distribution</h2>", _svg_histogram(summary)]
     if summary.get("tests"):
@@ -138,6 +208,7 @@ def _summary_html(summary: dict) -> str:
         body += [f"<tr><td>{_h(f['function'])}</td><td class=\"num\">{_h(_pts(f['mean'], f['max_score']))}</td>"
                  f"<td class=\"num\">{_h(_pct(f['mean'], f['max_score']))}</td></tr>" for f in summary["functions"]]
         body.append("</tbody></table>")
+    body += _mistakes_html(summary, links) + _slow_html(summary)
     if summary.get("review"):
         body += ["<h2>Held for review</h2>", "<table><thead><tr><th>Student</th><th>Function</th><th>Why</th>"
                  "</tr></thead><tbody>"]
@@ -152,4 +223,5 @@ def _summary_html(summary: dict) -> str:
         body += ["<h2>Not gradable</h2>", "<ul>"]
         body += [f"<li><strong>{_h(s)}</strong>: {_h(err)}</li>" for s, err in summary["not_gradable"]]
         body.append("</ul>")
+    body += _students_html(summary, links)
     return _page(_title(summary), body)

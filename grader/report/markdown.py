@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from .common import _block_bar, _by_function, _flat, _notes, _num, _pct, _pts, _short_name, _sum
+from .common import (SLOW_FACTOR, _block_bar, _by_function, _flat, _notes, _num, _pct, _pts, _short_name, _slow,
+                     _slow_sentence, _sum, _times)
 from .stats import _bins, _stats_line, _title
 
 # Markdown: text outside code spans gets every character that could start
@@ -47,6 +48,8 @@ def _result_md(result: dict) -> str:
         out += [f"> **Not gradable:** {_md_text(result['error'])}", ""]
     if _notes(result):
         out += ["**Notes on the submission:**", ""] + [f"- {_md_code(n)}" for n in _notes(result)] + [""]
+    if _slow(result):
+        out += ["**Slow code:**", ""] + [f"- {_md_text(_slow_sentence(e))}" for e in _slow(result)] + [""]
     groups = _by_function(result)
     if groups:
         out += ["| Function | Points | Passed |", "|---|---:|---:|"]
@@ -97,6 +100,13 @@ def _summary_md(summary: dict) -> str:
         out += [f"| {_md_text(f['function'])} | {_pts(f['mean'], f['max_score'])} "
                 f"| {_md_text(_pct(f['mean'], f['max_score']))} |" for f in summary["functions"]]
         out.append("")
+    out += _mistakes_md(summary)
+    if summary.get("slow"):
+        out += [f"## Slow code (more than {SLOW_FACTOR:g}× the reference's time on the same inputs)", "",
+                "| Student | Function | Student s | Reference s | Slower |", "|---|---|---:|---:|---:|"]
+        out += [f"| {_md_text(e['student'])} | {_md_text(e['function'])} | {e['student_s']:.3g} "
+                f"| {e['reference_s']:.2g} | {_times(e['ratio'])} |" for e in summary["slow"]]
+        out.append("")
     if summary.get("review"):
         out += ["## Held for review", "", "| Student | Function | Why |", "|---|---|---|"]
         out += [f"| {_md_text(e['student'])} | {_md_text(e['function'])} | {_md_code(e['message'])} |"
@@ -110,4 +120,37 @@ def _summary_md(summary: dict) -> str:
         out += ["## Not gradable", ""]
         out += [f"- **{_md_text(s)}**: {_md_text(err)}" for s, err in summary["not_gradable"]]
         out.append("")
+    out += _students_md(summary)
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _mistakes_md(summary: dict) -> list[str]:
+    """Per function, the mistakes found (named ones in plain text, kinds of failure in italics) and who made each."""
+    out = []
+    for m in summary.get("mistakes") or []:
+        rows = m.get("named", []) + m.get("unnamed", [])
+        if not rows:
+            continue
+        if not out:
+            out += ["## Common mistakes", ""]
+        out += [f"### {_md_text(m['function'])}", "", "| Mistake | Students | Ids |", "|---|---:|---|"]
+        out += [f"| {_md_text(e['text']) if 'key' in e else '*' + _md_text(e['text']) + '*'} | {e['count']} "
+                f"| {_md_text(', '.join(e['students']))} |" for e in rows]
+        out.append("")
+    return out
+
+
+def _students_md(summary: dict) -> list[str]:
+    rows = summary.get("students") or []
+    if not rows:
+        return []
+    functions = list(dict.fromkeys(fn for s in rows for fn in s["functions"]))
+    out = ["## Students", "", "| Student | Score | Status | " + " | ".join(_md_text(f) for f in functions) + " |",
+           "|---|---:|---|" + "---:|" * len(functions)]
+    for s in rows:
+        cells = [(_pts(*s["functions"][fn]) + (" (slow)" if fn in s.get("slow", []) else ""))
+                 if fn in s["functions"] else "" for fn in functions]
+        out.append(f"| {_md_text(s['student'])} | {_pts(s['score'], s['max_score'])} "
+                   f"| {_md_text(str(s['status']).replace('_', ' '))} | " + " | ".join(cells) + " |")
+    out.append("")
+    return out

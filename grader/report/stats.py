@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 
-from .common import N_BINS, SUMMARY_SCHEMA, _notes, _num, _tests
+from .common import KIND_LABELS, N_BINS, SUMMARY_SCHEMA, _by_function, _notes, _num, _slow, _sum, _tests
 
 
 def _r(x: float) -> float:
@@ -21,6 +21,10 @@ def summarize(results: list[dict]) -> dict:
     rate first, so the ones most students fail come on top. `review` lists, once
     per student and function, what is held for a teacher to look at; `notes`
     what intake noted about each submission.
+
+    `mistakes` says, per function, what the class got wrong (`common_mistakes`);
+    `students` lists every student with score, status and points per function;
+    `slow` the functions more than SLOW_FACTOR times slower than the reference.
     """
     graded = [r for r in results if r.get("status") == "graded"]
     scores = [float(r.get("score") or 0.0) for r in results]
@@ -83,7 +87,65 @@ def summarize(results: list[dict]) -> dict:
         "functions": fn_rows,
         "review": [{"student": s, "function": f, "message": m} for (s, f), m in sorted(review.items())],
         "notes": [[str(r.get("student")), n] for r in results for n in _notes(r)],
+        "mistakes": common_mistakes(graded),
+        "students": [_student_row(r) for r in results],
+        "slow": [{"student": str(r.get("student")), **e} for r in graded for e in _slow(r)],
     }
+
+
+def common_mistakes(results: list[dict]) -> list[dict]:
+    """Per function, what the class got wrong, each counted once per student.
+
+    A failure with a named mistake counts under the mistake's key (the text
+    shown is the first seen); one without counts under its kind, an exception
+    under its type and line. Most common first; review and passed tests are not
+    mistakes. Returns [{"function", "named": [...], "unnamed": [...]}], each
+    entry {"key" or "kind", "text", "count", "students"}.
+    """
+    named: dict[str, dict[str, dict]] = {}
+    unnamed: dict[str, dict[tuple, dict]] = {}
+    order: list[str] = []
+    for r in results:
+        student = str(r.get("student"))
+        for t in _tests(r):
+            status = str(t.get("status", ""))
+            if status in ("passed", "review"):
+                continue
+            fn = str(t.get("function") or "(other)")
+            if fn not in order:
+                order.append(fn)
+            mistake = t.get("mistake") if isinstance(t.get("mistake"), dict) else None
+            if mistake and mistake.get("key"):
+                e = named.setdefault(fn, {}).setdefault(str(mistake["key"]), {
+                    "key": str(mistake["key"]), "text": str(mistake.get("text") or mistake["key"]), "students": []})
+            else:
+                kind = str(t.get("kind") or (status if status != "failed" else "failed"))
+                exc = t.get("exception") if isinstance(t.get("exception"), dict) else {}
+                detail = (str(exc.get("type") or "an exception") + (f" at {exc['line']}" if exc.get("line") else "")
+                          if kind == "exception" else "")
+                label = KIND_LABELS.get(kind, kind) + (f" {detail}" if detail else "")
+                e = unnamed.setdefault(fn, {}).setdefault((kind, detail), {
+                    "kind": kind, "text": label, "students": []})
+            if student not in e["students"]:
+                e["students"].append(student)
+    out = []
+    for fn in order:
+        rows = {}
+        for part, groups in (("named", named), ("unnamed", unnamed)):
+            entries = [{**e, "count": len(e["students"]), "students": sorted(e["students"])}
+                       for e in groups.get(fn, {}).values()]
+            rows[part] = sorted(entries, key=lambda e: (-e["count"], e["text"]))
+        out.append({"function": fn, **rows})
+    return out
+
+
+def _student_row(result: dict) -> dict:
+    """A student's line in the class overview: score, status, points per function, slow functions."""
+    return {"student": str(result.get("student")), "score": _r(result.get("score") or 0.0),
+            "max_score": _r(result.get("max_score") or 0.0), "status": str(result.get("status", "")),
+            "functions": {fn: [_r(_sum(ts, "score")), _r(_sum(ts, "max_score"))]
+                          for fn, ts in _by_function(result).items()},
+            "slow": [e["function"] for e in _slow(result)]}
 
 
 def _title(summary: dict) -> str:
