@@ -262,6 +262,26 @@ def report_per_student(*, path: Path, folder: Path, fmt: str = "html") -> list[P
     return rep.write_per_student(results, Path(folder), fmt)
 
 
+def similarity(*, week: str, submissions: list[Path], out_dir: Path, id_pattern: str | None = None,
+               bulk: bool = False, course: Course | None = None):
+    """Compare the class's submissions pair by pair (no student code runs); see `grader.similarity`."""
+    from . import similarity as sim
+
+    course = course or Course.find()
+    w = course.week(week)
+    for p in submissions:
+        if not Path(p).exists():
+            raise UserError(f"{p} does not exist; give zips, notebooks or folders of submissions.")
+    sim._copydetect()  # say at once when the extra is missing
+    _writable_folder(Path(out_dir), "-o")
+    tmp = make_workdir()
+    try:
+        return sim.compare(week=w, submissions=[Path(p) for p in submissions], out_dir=Path(out_dir), workdir=tmp,
+                           id_pattern=id_pattern or course.settings().id_pattern, bulk=bulk)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def export(*, path: Path, fmt: str, output: Path, item: str | None = None) -> int:
     """Brightspace grade import or a plain CSV from a folder of results; returns the count."""
     from . import gradebook

@@ -142,6 +142,29 @@ def report(path: Path, fmt: str, output: Path | None, students: bool, per_studen
 
 
 @cli.command()
+@click.argument("week")
+@click.argument("submissions", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--out", "out_dir", type=click.Path(path_type=Path), default=Path("similarity"),
+              show_default=True, help="Where pairs.csv and report.html go.")
+@click.option("--id-pattern", default=None, help="Regex with a group 'student' for LMS download names.")
+@click.option("--bulk", is_flag=True, help="Each zip given holds one entry per student.")
+@click.option("--top", type=int, default=20, show_default=True, help="Pairs shown here (all are in pairs.csv).")
+def similarity(week: str, submissions: tuple[Path, ...], out_dir: Path, id_pattern: str | None, bulk: bool,
+               top: int) -> None:
+    """Rank pairs of WEEK's submissions by shared code (copydetect; the week's stub never counts)."""
+    from . import api
+    from .similarity import ranking_text
+
+    result = api.similarity(week=week, submissions=list(submissions), out_dir=out_dir, id_pattern=id_pattern,
+                            bulk=bulk)
+    click.echo(ranking_text(result, top=top))
+    for student, why in result.skipped:
+        click.secho(f"not compared: {student}: {why}", fg="yellow", err=True)
+    click.echo(f"{len(result.students)} submissions, {len(result.pairs)} pairs in {result.seconds:.1f} s; "
+               f"wrote {result.csv_path} and {result.html_path}")
+
+
+@cli.command()
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["brightspace", "csv"]), default="csv", show_default=True)
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="The CSV file to write.")
