@@ -40,7 +40,7 @@ def test_entry(*, name: str, function: str, max_score: float, status: str, messa
 
 def timing(tests: list[dict]) -> dict:
     """Per function, the seconds its tests' calls took, the student's and the reference's, summed
-    over the tests where both were measured (tests that passed or failed, with a local reference)."""
+    over the tests where both were measured (tests that passed, with a local reference)."""
     out: dict[str, dict] = {}
     for t in tests:
         if t.get("student_s") is None or t.get("reference_s") is None:

@@ -100,6 +100,9 @@ def test_each_failure_says_its_kind_and_mistake(graded):
     assert {t["mistake"]["text"] for t in flipped} == {FLIPPED}
     assert {t["mistake"]["key"] for t in flipped} == {testing.mistake_key(FLIPPED)}
     assert all(t["kind"] == "not_implemented" for t in results["stub"]["tests"])
+    # time is kept only where both sides ran the whole test: a failed test may stop before the reference runs
+    assert not any("student_s" in t or "reference_s" in t for t in _failures(results["mutates"]))
+    assert "conv2d_forward" not in results["mutates"].get("timing", {})
 
 
 def test_an_exception_carries_its_type_and_line(graded):
