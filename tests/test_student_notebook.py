@@ -1,0 +1,99 @@
+"""The week's student notebook, run in a real Jupyter kernel: `grader.check` grades the functions the
+notebook defines and shows the result as an HTML table, hints included.
+
+The generated week04 notebook is cut after conv2d_forward's check cell; its stub cell is replaced by the
+reference's conv2d_forward, and a second definition with the kernel flipped follows, with its own check cell.
+One kernel runs it all (nbclient, ipykernel's `python3` kernel on this venv's Python).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import sys
+import zipfile
+
+import pytest
+
+from support import ROOT
+
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+pytest.importorskip("ipykernel")
+
+WEEK = ROOT / "assignments" / "week04"
+
+
+def _reference_function(name: str) -> str:
+    source = (ROOT / "solutions" / "week04" / "conv.py").read_text()
+    [node] = [n for n in ast.parse(source).body if isinstance(n, ast.FunctionDef) and n.name == name]
+    return ast.get_source_segment(source, node)
+
+
+def _outputs(cell) -> tuple[str, str]:
+    """(HTML, text) of a cell's outputs."""
+    html, text = [], []
+    for out in cell.get("outputs", []):
+        data = out.get("data", {})
+        html.append(data.get("text/html", ""))
+        text.append(data.get("text/plain", "") + out.get("text", "") + "".join(out.get("traceback", [])))
+    return "".join(html), "".join(text)
+
+
+@pytest.fixture(scope="module")
+def executed(tmp_path_factory):
+    nb = nbformat.read(WEEK / "week04.ipynb", as_version=4)
+    nbformat.validate(nb)
+    cells = nb.cells
+    stub_at = next(i for i, c in enumerate(cells) if c.source.startswith("def conv2d_forward"))
+    assert cells[stub_at + 1].source == 'grader.check("conv2d_forward")'
+    right = _reference_function("conv2d_forward")
+    wrong = right.replace("w[:, :, i, j]", "w[:, :, KH - 1 - i, KW - 1 - j]")
+    assert wrong != right
+    cells[stub_at].source = right
+    nb.cells = cells[:stub_at + 2] + [nbformat.v4.new_code_cell(wrong),
+                                      nbformat.v4.new_code_cell('grader.check("conv2d_forward")')]
+    env = {k: v for k, v in os.environ.items() if k != "DLGRADE_COURSE"}
+    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
+    client = nbclient.NotebookClient(nb, kernel_name="python3", timeout=240, allow_errors=False,
+                                     resources={"metadata": {"path": str(WEEK)}})
+    client.execute(env=env)   # passed on to the kernel: no DLGRADE_COURSE, the course is found from the cwd
+    return nb, stub_at
+
+
+def test_a_correct_function_passes_in_an_html_table(executed):
+    nb, stub_at = executed
+    html, text = _outputs(nb.cells[stub_at + 1])
+    assert "<table" in html and "conv2d_forward: 1.0/1.0 points" in html and "all passed" in html, html or text
+    assert ">passed<" in html and ">failed<" not in html
+    assert html.startswith('<div class="dlgrade-check">') and html.count("<table") == 1  # nothing printed beside it
+    assert "stride 2, padding 1" in text and "passed" in text  # text/plain, for frontends without HTML
+
+
+def test_a_wrong_function_fails_with_the_hint(executed):
+    nb, stub_at = executed
+    html, text = _outputs(nb.cells[-1])
+    assert "conv2d_forward: 0.0/1.0 points" in html and ">failed<" in html, html or text
+    assert "the kernel is flipped" in html
+
+
+def test_the_notebook_converts_without_its_check_cells(tmp_path):
+    """`import grader` cells are the checking tool, not the student's code: they never reach the module."""
+    from grader.intake import notebook_to_module
+
+    source, _ = notebook_to_module((WEEK / "week04.ipynb").read_text())
+    assert "grader" not in source and "def conv2d_forward" in source and "import torch" in source
+
+
+def test_submit_packs_the_notebook_and_its_module(tmp_path):
+    from grader import api
+
+    out, _ = api.submit(week="week04", path=WEEK / "week04.ipynb", student="au123456", output=tmp_path / "s.zip")
+    with zipfile.ZipFile(out) as z:
+        names = set(z.namelist())
+        manifest = json.loads(z.read("manifest.json"))
+        module = z.read("conv.py").decode()
+    assert names == {"conv.py", "week04.ipynb", "manifest.json"}
+    assert set(manifest["files"]) == {"conv.py", "week04.ipynb"}
+    assert "def conv2d_forward" in module and "import grader" not in module
