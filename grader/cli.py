@@ -141,7 +141,7 @@ def export(path: Path, fmt: str, output: Path, item: str | None) -> None:
 
 @cli.command()
 @click.argument("weeks", nargs=-1)
-@click.option("-o", "--out", "out_dir", type=click.Path(path_type=Path), help="Where the student bundle goes (default release/).")
+@click.option("-o", "--out", "out_dir", type=click.Path(path_type=Path), help="Where the week's bundle goes (default release/).")
 @click.option("--student-bundle", "bundle", type=click.Path(path_type=Path), default=None,
               help="Write the course's student bundle here (and BUNDLE.zip): the engine and the released WEEKS "
                    "(default: every week with a stub).")

@@ -97,3 +97,35 @@ def test_submit_packs_the_notebook_and_its_module(tmp_path):
     assert names == {"conv.py", "week04.ipynb", "manifest.json"}
     assert set(manifest["files"]) == {"conv.py", "week04.ipynb"}
     assert "def conv2d_forward" in module and "import grader" not in module
+
+
+def test_without_the_strict_sandbox_check_falls_back_to_the_weak_one_and_says_so(monkeypatch):
+    """A student's own code against the public tests may run weakly confined; it is said above the table."""
+    from grader import api, notebook
+    from grader.course import Course
+    from grader.sandbox import SandboxFailure
+
+    real, calls = api.check, []
+
+    def strict_unavailable(**kw):
+        calls.append(kw.get("weak_sandbox", False))
+        if not kw.get("weak_sandbox"):
+            raise SandboxFailure("the sandbox lacks user-namespace here")
+        return real(**kw)
+
+    monkeypatch.setattr(api, "check", strict_unavailable)
+    source = (ROOT / "solutions" / "week04" / "conv.py").read_text()
+    report = notebook.check("gradient_magnitude", course=Course(ROOT), source=source)
+    assert calls == [False, True]
+    assert report.passed and report.notes[0] == notebook.WEAK_NOTE and "weak sandbox" in report._repr_html_()
+
+
+def test_a_name_no_week_has_is_one_sentence():
+    from grader import notebook
+    from grader.course import Course
+    from grader.errors import UserError
+
+    with pytest.raises(UserError, match="No week of this course has a function conv3d_forward"):
+        notebook.check("conv3d_forward", course=Course(ROOT), source="")
+    with pytest.raises(UserError, match="week04 has no function softmax"):
+        notebook.check("softmax", week="week04", course=Course(ROOT), source="")
