@@ -18,8 +18,11 @@ from .intake.scratch import make_workdir
 
 
 def check(*, week: str, path: Path | None = None, device: str = "cpu", json_path: Path | None = None,
-          course: Course | None = None, weak_sandbox: bool = False) -> dict:
-    """Run the public tests of `week` on one submission (default: the week's assignment folder)."""
+          course: Course | None = None, weak_sandbox: bool = False, sandbox=None) -> dict:
+    """Run the public tests of `week` on one submission (default: the week's assignment folder).
+
+    `sandbox`: a started `runner.week_sandbox` of this week to reuse (a notebook checks again and again).
+    """
     from .runner import run_week
 
     course = course or Course.find()
@@ -30,7 +33,7 @@ def check(*, week: str, path: Path | None = None, device: str = "cpu", json_path
         target = _single_target(path, w.module, tmp, student="local")
         limits = course.settings().limits()
         [result] = run_week(w, [target], visibility="public", device=device, limits=limits,
-                            weak_sandbox=weak_sandbox)
+                            weak_sandbox=weak_sandbox, sandbox=sandbox)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if json_path:

@@ -14,6 +14,7 @@ the public tests only. Instructor grading never falls back.
 
 from __future__ import annotations
 
+import atexit
 import html
 import shutil
 from pathlib import Path
@@ -133,27 +134,66 @@ def check(name: str | None = None, *, week: str | None = None, course: Course | 
     return report
 
 
+# The kernel keeps one started sandbox per week: its warm parent has imported torch once, so a later
+# check costs the tests, not another `import torch`. It is the student's own code each time.
+_SANDBOXES: dict[tuple[str, str, bool], object] = {}
+
+
+def _sandbox(course: Course, week, weak: bool):
+    key = (str(course.root), week.name, weak)
+    box = _SANDBOXES.get(key)
+    if box is None or box.fatal or box.pid is None:
+        from .runner import week_sandbox
+
+        if not _SANDBOXES:
+            atexit.register(close_sandboxes)
+        box = week_sandbox(week, limits=course.settings().limits(), weak_sandbox=weak).start()
+        _SANDBOXES[key] = box
+    return box
+
+
+def close_sandboxes() -> None:
+    """Stop the warm parents this kernel started (also done when the kernel exits)."""
+    while _SANDBOXES:
+        _SANDBOXES.popitem()[1].close()
+
+
 def _run(course: Course, week, source: str, function: str | None, notes: list[str]) -> CheckReport:
-    from . import api
+    import torch
+
     from .intake.scratch import make_workdir
     from .sandbox import SandboxFailure
 
+    threads = torch.get_num_threads()   # grading sets one thread; the student's own work keeps its own
     tmp = make_workdir()
     try:
         folder = tmp / "notebook"
         folder.mkdir()
         (folder / f"{week.module}.py").write_text(source)
         try:
-            result = api.check(week=week.name, path=folder, course=course)
+            result = _check_in(course, week, folder, weak=False)
         except SandboxFailure:
-            result = api.check(week=week.name, path=folder, course=course, weak_sandbox=True)
+            result = _check_in(course, week, folder, weak=True)
             notes = [WEAK_NOTE, *notes]
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        torch.set_num_threads(threads)
     if function and not any(t.get("function") == function for t in result.get("tests", [])):
         raise UserError(f"{week.name} has no public test of {function}; check the whole week with "
                         f"grader.check(\"{week.name}\").")
     return CheckReport(result, function, notes)
+
+
+def _check_in(course: Course, week, folder: Path, weak: bool) -> dict:
+    from . import api
+
+    box = _sandbox(course, week, weak)
+    try:
+        return api.check(week=week.name, path=folder, course=course, weak_sandbox=weak, sandbox=box)
+    except BaseException:
+        _SANDBOXES.pop((str(course.root), week.name, weak), None)   # never reuse one that failed
+        box.close()
+        raise
 
 
 def _resolve(name: str | None, week: str | None, course: Course):

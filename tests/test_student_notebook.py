@@ -113,9 +113,18 @@ def test_without_the_strict_sandbox_check_falls_back_to_the_weak_one_and_says_so
             raise SandboxFailure("the sandbox lacks user-namespace here")
         return real(**kw)
 
+    import torch
+
     monkeypatch.setattr(api, "check", strict_unavailable)
     source = (ROOT / "solutions" / "week04" / "conv.py").read_text()
-    report = notebook.check("gradient_magnitude", course=Course(ROOT), source=source)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        report = notebook.check("gradient_magnitude", course=Course(ROOT), source=source)
+        assert torch.get_num_threads() == 3          # the student's own torch work keeps its threads
+    finally:
+        torch.set_num_threads(threads)
+        notebook.close_sandboxes()
     assert calls == [False, True]
     assert report.passed and report.notes[0] == notebook.WEAK_NOTE and "weak sandbox" in report._repr_html_()
 
