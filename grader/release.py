@@ -136,11 +136,12 @@ def _copy_week(week: Week, root: Path) -> None:
         shutil.copy(week.data_dir / name, data / name)
 
 
-def _zip_folder(folder: Path, archive: Path) -> Path:
+def _zip_folder(folder: Path, archive: Path, prefix: str = "") -> Path:
+    """Every file of `folder` into `archive`, under `prefix` (a folder name inside the zip) when given."""
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
         for p in sorted(folder.rglob("*")):
             if p.is_file():
-                z.write(p, p.relative_to(folder))
+                z.write(p, Path(prefix) / p.relative_to(folder))
     return archive
 
 
@@ -186,7 +187,7 @@ def student_bundle(course, out: Path, weeks: list[str] | None = None, repo: str 
         nb.write_text(nb.read_text().replace("https://github.com/COURSE/REPO", url))
     (out / "README.md").write_text(_student_readme(chosen, url))
     (out / ".gitignore").write_text("__pycache__/\n*.egg-info/\nbuild/\n*.zip\n")
-    archive = _zip_folder(out, out.with_name(out.name + ".zip"))
+    archive = _zip_folder(out, out.with_name(out.name + ".zip"), prefix=out.name)   # unzips into one folder
     return {"bundle": out, "zip": archive, "weeks": names}
 
 

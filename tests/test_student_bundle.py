@@ -135,12 +135,12 @@ def test_the_bundle_holds_every_week_and_the_engine(bundle):
     assert "https://example.org/course.git" in readme and "grader.check(" in readme
     with zipfile.ZipFile(bundle["zip"]) as z:
         names = set(z.namelist())
-    assert names == {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
+    assert names == {f"course/{p.relative_to(out).as_posix()}" for p in out.rglob("*") if p.is_file()}
 
 
 def test_no_solution_line_or_hidden_test_anywhere_in_the_bundle(bundle):
     assert len(secrets()) > 300          # the scan has something to look for: every week's secrets
-    # and it reads what it must: a public test name is found inside the zip and inside the recordings
+    # and it reads what it must: a public test is found inside the zip
     texts = readable(bundle["zip"])
     assert any("def test_conv2d_forward" in t for w, t in texts.items() if w.endswith("week04/test_public.py"))
     assert find_leaks(bundle["bundle"], bundle["zip"]) == []
