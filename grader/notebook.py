@@ -234,7 +234,8 @@ def _kernel_notebook() -> str:
     if ip is None:
         raise UserError("grader.check grades the notebook it runs in; from a terminal, run "
                         "`dlgrade check WEEK` on your module or notebook instead.")
-    cells = [c for c in ip.user_ns.get("In", [])[1:] if isinstance(c, str) and c.strip()]
+    # In[n] is what ran as [n]: a note about "cell n" names the execution count the student sees
+    cells = [c if isinstance(c, str) else "" for c in ip.user_ns.get("In", [])[1:]]
     return json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {},
                        "cells": [{"cell_type": "code", "source": c, "metadata": {}, "outputs": [],
                                   "execution_count": None} for c in cells]})

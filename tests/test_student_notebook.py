@@ -138,3 +138,21 @@ def test_a_name_no_week_has_is_one_sentence():
         notebook.check("conv3d_forward", course=Course(ROOT), source="")
     with pytest.raises(UserError, match="week04 has no function softmax"):
         notebook.check("softmax", week="week04", course=Course(ROOT), source="")
+
+
+def test_verify_notices_a_missing_or_edited_notebook(tmp_path):
+    import shutil
+
+    from grader.course import Course
+    from grader.release import _stale_notebook, notebook_file
+    from support import FIXTURE_COURSE
+
+    shutil.copytree(FIXTURE_COURSE, tmp_path / "course")
+    week = Course(tmp_path / "course").week("week99")
+    stub = week.stub_file.read_text()
+    assert not _stale_notebook(week, stub)
+    nb = notebook_file(week)
+    nb.write_text(nb.read_text().replace('grader.check(\\"add\\")', "pass"))
+    assert _stale_notebook(week, stub)
+    nb.unlink()
+    assert _stale_notebook(week, stub)
