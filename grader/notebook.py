@@ -26,6 +26,13 @@ WEAK_NOTE = ("the full sandbox is not available here, so your code ran in a weak
              "(fine for your own code and the public tests; `dlgrade doctor` says what is missing)")
 
 
+class CheckError(UserError):
+    """A mistake `grader.check` can name in one sentence; IPython shows that sentence, not a traceback."""
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"\x1b[31merror:\x1b[0m {self}"]
+
+
 class CheckReport:
     """The result of `grader.check`: an HTML table in Jupyter and Colab, a text table elsewhere."""
 
@@ -118,17 +125,16 @@ def check(name: str | None = None, *, week: str | None = None, course: Course | 
     """
     from .intake import IntakeError, notebook_to_module
 
-    course = course or Course.find()
-    function, w = _resolve(name, week, course)
-    if source is None:
-        try:
-            source, notes = notebook_to_module(_kernel_notebook(), "this notebook")
-        except IntakeError as e:
-            raise UserError(str(e)) from None
-    else:
+    try:
+        course = course or Course.find()
+        function, w = _resolve(name, week, course)
         notes = []
-    notes = [n for n in notes if not n.startswith(("kept ", "converted"))]
-    report = _run(course, w, source, function, notes)
+        if source is None:
+            source, notes = notebook_to_module(_kernel_notebook(), "this notebook")
+        notes = [n for n in notes if not n.startswith("converted")]
+        report = _run(course, w, source, function, notes)
+    except (UserError, IntakeError) as e:
+        raise CheckError(str(e)) from None
     if not _in_ipython():
         print(report)
     return report

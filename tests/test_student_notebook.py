@@ -134,8 +134,10 @@ def test_a_name_no_week_has_is_one_sentence():
     from grader.course import Course
     from grader.errors import UserError
 
-    with pytest.raises(UserError, match="No week of this course has a function conv3d_forward"):
+    with pytest.raises(UserError, match="No week of this course has a function conv3d_forward") as e:
         notebook.check("conv3d_forward", course=Course(ROOT), source="")
+    [line] = e.value._render_traceback_()      # what IPython shows instead of a traceback
+    assert "conv3d_forward" in line
     with pytest.raises(UserError, match="week04 has no function softmax"):
         notebook.check("softmax", week="week04", course=Course(ROOT), source="")
 
