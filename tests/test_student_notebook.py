@@ -158,3 +158,25 @@ def test_verify_notices_a_missing_or_edited_notebook(tmp_path):
     assert _stale_notebook(week, stub)
     nb.unlink()
     assert _stale_notebook(week, stub)
+
+
+@pytest.mark.parametrize("week", sorted(p.parent.name for p in ROOT.glob("assignments/week*/week*.ipynb")))
+def test_every_week_notebook_is_valid_and_grades_as_its_stub(week):
+    """The notebook, converted as intake converts it, defines what the stub defines, with the same imports."""
+    import ast as _ast
+
+    from grader.course import Course
+    from grader.intake import notebook_to_module
+
+    w = Course(ROOT).week(week)
+    path = w.stub_file.with_name(f"{week}.ipynb")
+    nbformat.validate(nbformat.read(path, as_version=4))
+    source, _ = notebook_to_module(path.read_text())
+
+    def shape(code: str):
+        tree = _ast.parse(code)
+        return ([n.name for n in tree.body if isinstance(n, (_ast.FunctionDef, _ast.ClassDef))],
+                sorted(_ast.unparse(n) for n in tree.body if isinstance(n, (_ast.Import, _ast.ImportFrom))))
+
+    assert shape(source) == shape(w.stub_file.read_text())
+    assert set(w.functions) <= set(shape(source)[0])
