@@ -18,8 +18,11 @@ from .intake.scratch import make_workdir
 
 
 def check(*, week: str, path: Path | None = None, device: str = "cpu", json_path: Path | None = None,
-          course: Course | None = None, weak_sandbox: bool = False) -> dict:
-    """Run the public tests of `week` on one submission (default: the week's assignment folder)."""
+          course: Course | None = None, weak_sandbox: bool = False, sandbox=None) -> dict:
+    """Run the public tests of `week` on one submission (default: the week's assignment folder).
+
+    `sandbox`: a started `runner.week_sandbox` of this week to reuse (a notebook checks again and again).
+    """
     from .runner import run_week
 
     course = course or Course.find()
@@ -30,7 +33,7 @@ def check(*, week: str, path: Path | None = None, device: str = "cpu", json_path
         target = _single_target(path, w.module, tmp, student="local")
         limits = course.settings().limits()
         [result] = run_week(w, [target], visibility="public", device=device, limits=limits,
-                            weak_sandbox=weak_sandbox)
+                            weak_sandbox=weak_sandbox, sandbox=sandbox)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if json_path:
@@ -157,7 +160,8 @@ def submit(*, week: str, path: Path | None = None, student: str, output: Path | 
     `path` is what `check` accepts: the folder holding the module (default:
     the week's assignment folder), the module file, a notebook or a zip; a
     notebook is converted as grading will convert it, and the zip holds the
-    module that `check` ran.
+    module that `check` ran (and the notebook itself, which intake reads only
+    when the module is missing).
     """
     import re
 
@@ -170,14 +174,18 @@ def submit(*, week: str, path: Path | None = None, student: str, output: Path | 
     tmp = make_workdir()
     try:
         # the same inputs as `check`: a folder, the module file, a notebook or a zip
-        target = _single_target(Path(path) if path else w.stub_file.parent, w.module, tmp, student=student)
-        return _pack(w, target, student, output, __version__)
+        given = Path(path) if path else w.stub_file.parent
+        target = _single_target(given, w.module, tmp, student=student)
+        notebook = [given] if given.is_file() and given.suffix.lower() == ".ipynb" else []
+        return _pack(w, target, student, output, __version__, extra=notebook)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _pack(w, target, student: str, output: Path | None, version: str) -> tuple[Path, list[str]]:
-    """Check the module of `target` without running it and zip its .py files with a manifest."""
+def _pack(w, target, student: str, output: Path | None, version: str, extra: list[Path] = ()
+          ) -> tuple[Path, list[str]]:
+    """Check the module of `target` without running it and zip its .py files (and `extra`, the notebook
+    it came from) with a manifest."""
     import ast
     import hashlib
     import zipfile
@@ -204,7 +212,7 @@ def _pack(w, target, student: str, output: Path | None, version: str) -> tuple[P
                   and "NotImplementedError" in (ast.get_source_segment(source, n) or "")]
     if unfinished:
         warnings.append(f"still raising NotImplementedError: {', '.join(unfinished)}")
-    files = sorted(p for p in folder.glob("*.py") if p.is_file())
+    files = sorted(p for p in folder.glob("*.py") if p.is_file()) + list(extra)
     manifest = {"student": student, "week": w.name,
                 "files": {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in files},
                 "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "dlgrade_version": version}
@@ -306,6 +314,13 @@ def release(*, week: str, out_dir: Path | None = None, course: Course | None = N
     from .release import release as do_release
 
     return do_release((course or Course.find()).week(week), out_dir)
+
+
+def student_bundle(*, out: Path, weeks: list[str] | None = None, repo: str | None = None,
+                   course: Course | None = None) -> dict:
+    from .release import student_bundle as do_bundle
+
+    return do_bundle(course or Course.find(), Path(out), weeks, repo)
 
 
 def verify(*, week: str, device: str = "cpu", course: Course | None = None):

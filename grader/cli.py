@@ -178,14 +178,26 @@ def export(path: Path, fmt: str, output: Path, item: str | None) -> None:
 
 
 @cli.command()
-@click.argument("week")
-@click.option("-o", "--out", "out_dir", type=click.Path(path_type=Path), help="Where the student bundle goes (default release/).")
-def release(week: str, out_dir: Path | None) -> None:
-    """Generate WEEK's stubs, recorded public answers and student bundle."""
+@click.argument("weeks", nargs=-1)
+@click.option("-o", "--out", "out_dir", type=click.Path(path_type=Path), help="Where the week's bundle goes (default release/).")
+@click.option("--student-bundle", "bundle", type=click.Path(path_type=Path), default=None,
+              help="Write the course's student bundle here (and BUNDLE.zip): the engine and the released WEEKS "
+                   "(default: every week with a stub).")
+@click.option("--repo", default=None, help="URL of the course's public repository, for the bundle's README and "
+              "the notebooks' Colab cell.")
+def release(weeks: tuple[str, ...], out_dir: Path | None, bundle: Path | None, repo: str | None) -> None:
+    """Generate WEEK's stub, notebook, recorded public answers and week bundle; or the whole student bundle."""
     from . import api
 
-    info = api.release(week=week, out_dir=out_dir)
-    click.echo(f"stub:     {info['stub']}\nanswers:  {info['expected']} ({info['recorded']} recorded)\n"
+    if bundle is not None:
+        info = api.student_bundle(out=bundle, weeks=list(weeks) or None, repo=repo)
+        click.echo(f"bundle:   {info['bundle']} ({', '.join(info['weeks'])})\nzip:      {info['zip']}")
+        return
+    if len(weeks) != 1:
+        raise UserError("Give one week to release (dlgrade release week04), or --student-bundle OUT.")
+    info = api.release(week=weeks[0], out_dir=out_dir)
+    click.echo(f"stub:     {info['stub']}\nnotebook: {info['notebook']}\n"
+               f"answers:  {info['expected']} ({info['recorded']} recorded)\n"
                f"bundle:   {info['bundle']}\nzip:      {info['zip']}")
 
 

@@ -87,8 +87,9 @@ class Course:
             if (d / "autograder_data").is_dir():
                 return cls(d)
         raise UserError(
-            f"No course found at {here} or above it (a course folder holds autograder_data/); "
-            "run dlgrade from inside the course folder or set DLGRADE_COURSE."
+            f"No course found at {here} or above it: dlgrade runs inside the course folder (the one holding "
+            "autograder_data/), which students get as the course's public repository or its zip "
+            "(git clone it or unzip it, `pip install .` there, then cd into it), or set DLGRADE_COURSE to it."
         )
 
     def settings(self) -> "Settings":

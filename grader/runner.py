@@ -39,11 +39,7 @@ def run_week(week: Week, targets: Iterable[Target], *, visibility: str = "all", 
     weak_sandbox: grade even where the full sandbox cannot be had; each result says what was missing.
     """
     own = sandbox is None
-    limits = replace(limits or Limits(), answer_bytes=week.answer_mb << 20)
-    weak_sandbox = weak_sandbox or limits.weak_sandbox
-    sandbox = sandbox or Sandbox(device=device, limits=limits, warm=week.warm,
-                                 hide=(str(week.course.root), *hide), weak=weak_sandbox,
-                                 banned=tuple({n for f in week.functions for n in week.banned_for(f)}))
+    sandbox = sandbox or week_sandbox(week, device=device, limits=limits, hide=hide, weak_sandbox=weak_sandbox)
     if sandbox.pid is None:
         sandbox.start()
     if device == "cuda":
@@ -98,6 +94,15 @@ def run_week(week: Week, targets: Iterable[Target], *, visibility: str = "all", 
     if code not in (0, 1, 5) and not results:
         raise UserError(f"pytest could not run the {week.name} suite (exit code {int(code)}).")
     return results
+
+
+def week_sandbox(week: Week, *, device: str = "cpu", limits: Limits | None = None, hide: tuple[str, ...] = (),
+                 weak_sandbox: bool = False) -> Sandbox:
+    """The sandbox `run_week` grades `week` in (not started): the week's warm modules and bans, the course hidden."""
+    limits = replace(limits or Limits(), answer_bytes=week.answer_mb << 20)
+    return Sandbox(device=device, limits=limits, warm=week.warm, hide=(str(week.course.root), *hide),
+                   weak=weak_sandbox or limits.weak_sandbox,
+                   banned=tuple({n for f in week.functions for n in week.banned_for(f)}))
 
 
 class _QuietSandboxFailure:

@@ -249,7 +249,8 @@ def test_submit_accepts_the_notebook_that_check_accepts(monkeypatch, capsys, tmp
     assert code == 0, out + err
     assert "converted from notebook" in err                       # intake's notes are shown as warnings
     with zipfile.ZipFile(zipped) as z:
-        assert sorted(z.namelist()) == ["manifest.json", "toy.py"]
+        assert sorted(z.namelist()) == ["My week 99.ipynb", "manifest.json", "toy.py"]   # the notebook, and
+        assert z.read("My week 99.ipynb") == nb.read_bytes()                               # its module form
         packed = z.read("toy.py").decode()
     assert "def add" in packed and "print(add" not in packed      # the module check ran, not the notebook's work
     code, out, err = run_main(monkeypatch, capsys, "check", "week99", zipped)

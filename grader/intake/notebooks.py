@@ -20,7 +20,8 @@ def notebook_to_module(nb_json_text: str, name: str = "the notebook") -> tuple[s
     of numeric libraries such as torch, numpy or math, or of calls of those with
     constant arguments, except loading, saving or downloading), and `try`
     blocks made only of such statements (optional imports). Dropped: markdown
-    and raw cells, shell (`!pip`) and magic (`%matplotlib`, `%%time`) lines, and
+    and raw cells, shell (`!pip`) and magic (`%matplotlib`, `%%time`) lines,
+    imports of `grader` itself (what a notebook's `grader.check` cells use), and
     every other top-level statement (calls, prints, loops, `with` and `if`
     blocks, `if __name__ == "__main__"`), because importing the module must not
     train, download or print. A cell that does not parse is dropped with a note
@@ -197,6 +198,8 @@ class _Converter:
     def keep(self, node: ast.stmt) -> str | None:
         """The kind of a statement worth keeping ('import', 'definition', 'constant'), binding its names; else None."""
         if isinstance(node, (ast.Import, ast.ImportFrom)):
+            if _imports_only_grader(node):   # the notebook's checking tool (grader.check), not its code
+                return None
             self.bind_import(node)
             self.kept["import"] += 1
             return "import"
@@ -367,6 +370,13 @@ def _lost_names(src: str) -> str:
         return ""
     shown = ", ".join(names[:6]) + (", ..." if len(names) > 6 else "")
     return f", so {shown} {'is' if len(names) == 1 else 'are'} not defined; fix that cell"
+
+
+def _imports_only_grader(node: ast.Import | ast.ImportFrom) -> bool:
+    """`import grader` or `from grader import check`: what a student notebook runs its checks with."""
+    if isinstance(node, ast.ImportFrom):
+        return node.level == 0 and (node.module or "").split(".")[0] == "grader"
+    return all(a.name.split(".")[0] == "grader" for a in node.names)
 
 
 def _plain_target(t: ast.expr) -> bool:

@@ -15,7 +15,7 @@ def _export(renderable, *, color: bool, width: int | None) -> str:
 
     width = width or shutil.get_terminal_size((100, 24)).columns
     console = Console(record=True, width=width, force_terminal=color, color_system="standard" if color else None,
-                      file=io.StringIO(), highlight=False, emoji=False)
+                      file=io.StringIO(), highlight=False, emoji=False, force_jupyter=False)  # a string, never a display
     console.print(renderable)
     return console.export_text(styles=color)
 
