@@ -27,7 +27,7 @@ def check(*, week: str, path: Path | None = None, device: str = "cpu", json_path
 
     course = course or Course.find()
     w = course.week(week)
-    path = Path(path) if path else w.stub_file.parent
+    path, note = (Path(path), None) if path else _default_path(w)
     tmp = make_workdir()
     try:
         target = _single_target(path, w.module, tmp, student="local")
@@ -36,11 +36,54 @@ def check(*, week: str, path: Path | None = None, device: str = "cpu", json_path
                             weak_sandbox=weak_sandbox, sandbox=sandbox)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    if note:
+        result.setdefault("notes", []).insert(0, note)
     if json_path:
         from .gradebook import atomic_write_text
 
         atomic_write_text(Path(json_path), json.dumps(result, indent=2))
     return result
+
+
+def _default_path(w) -> tuple[Path, str | None]:
+    """What `check` and `submit` take when no PATH is given, and a note when it is not the obvious one.
+
+    The week's folder holds the module and the notebook; a student works in one of them. The
+    notebook is taken when it has a finished function and the module has none (the module is
+    still the stub); otherwise the module, with a note when the notebook was edited too.
+    """
+    folder = w.stub_file.parent
+    notebook = folder / f"{w.name}.ipynb"
+    if not notebook.is_file() or not w.stub_file.is_file():
+        return folder, None
+    try:
+        from .intake.notebooks import notebook_to_module
+
+        nb_source, _ = notebook_to_module(notebook.read_text(errors="replace"), notebook.name)
+    except (UserError, OSError):
+        return folder, None
+    in_module = _finished(w.stub_file.read_text(errors="replace"), w.functions)
+    in_notebook = _finished(nb_source, w.functions)
+    if in_notebook and not in_module:
+        return notebook, (f"took {notebook.name}: {w.stub_file.name} is still the stub "
+                          f"(give a path to choose: dlgrade check {w.name} {w.stub_file.name})")
+    if in_notebook - in_module:
+        return folder, (f"took {w.stub_file.name}; {notebook.name} has work too "
+                        f"({', '.join(sorted(in_notebook - in_module))}) that this did not look at: "
+                        f"give its path to take the notebook instead")
+    return folder, None
+
+
+def _finished(source: str, functions) -> set[str]:
+    """The week's functions that `source` defines without raising NotImplementedError."""
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return set()
+    return {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name in functions
+            and "NotImplementedError" not in (ast.get_source_segment(source, n) or "")}
 
 
 def _single_target(path: Path, module: str, workdir: Path, student: str):
@@ -174,10 +217,11 @@ def submit(*, week: str, path: Path | None = None, student: str, output: Path | 
     tmp = make_workdir()
     try:
         # the same inputs as `check`: a folder, the module file, a notebook or a zip
-        given = Path(path) if path else w.stub_file.parent
+        given, note = (Path(path), None) if path else _default_path(w)
         target = _single_target(given, w.module, tmp, student=student)
         notebook = [given] if given.is_file() and given.suffix.lower() == ".ipynb" else []
-        return _pack(w, target, student, output, __version__, extra=notebook)
+        out, warnings = _pack(w, target, student, output, __version__, extra=notebook)
+        return out, ([note] if note else []) + warnings
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -180,3 +180,35 @@ def test_every_week_notebook_is_valid_and_grades_as_its_stub(week):
 
     assert shape(source) == shape(w.stub_file.read_text())
     assert set(w.functions) <= set(shape(source)[0])
+
+
+def test_without_a_path_the_edited_notebook_is_taken_when_the_module_is_still_the_stub(tmp_path):
+    """A student who worked only in the notebook checks and submits the notebook, and is told so."""
+    import shutil
+
+    from grader import api
+    from grader.course import Course
+    from support import FIXTURE_COURSE
+
+    shutil.copytree(FIXTURE_COURSE, tmp_path / "course")
+    course = Course(tmp_path / "course")
+    week = course.week("week99")
+    nb = week.stub_file.parent / "week99.ipynb"
+    nb.write_text(nb.read_text().replace('raise NotImplementedError(\\"add\\")', "return a + b"))
+
+    result = api.check(week="week99", course=course)
+    add = [t for t in result["tests"] if t["function"] == "add"]
+    assert add and all(t["status"] == "passed" for t in add)
+    assert result["notes"][0].startswith("took week99.ipynb: toy.py is still the stub")
+    out, warnings = api.submit(week="week99", student="au1", course=course, output=tmp_path / "s.zip")
+    with zipfile.ZipFile(out) as z:
+        assert "return a + b" in z.read("toy.py").decode() and "week99.ipynb" in z.namelist()
+    assert warnings[0].startswith("took week99.ipynb")
+
+    # work in both: the module is taken, and the note says the notebook was not looked at
+    stub = week.stub_file.read_text()
+    week.stub_file.write_text(stub.replace('raise NotImplementedError("softplus")',
+                                           "return torch.log1p(torch.exp(x))"))
+    result = api.check(week="week99", course=course)
+    assert all(t["status"] != "passed" for t in result["tests"] if t["function"] == "add")
+    assert "week99.ipynb has work too (add)" in result["notes"][0]
