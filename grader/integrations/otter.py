@@ -128,13 +128,18 @@ def submission_file(folder: Path) -> Path:
     return found[0]
 
 
-def graded(course_dir: Path, week: str, submission: Path) -> dict:
-    """dlgrade's result for `submission`, graded once in a fresh process and kept in a cache by content."""
+def graded(course_dir: Path, week: str, submission: Path, *, cached: bool = True) -> dict:
+    """dlgrade's result for `submission`, graded in a fresh process and kept in a cache by content.
+
+    cached=False grades even when the cache holds a result: what the plugin does, since a
+    student's kernel could have written there.
+    """
     cache = _cache_path(course_dir, week, submission)
-    try:
-        return json.loads(cache.read_text())
-    except (OSError, ValueError):
-        pass
+    if cached:
+        try:
+            return json.loads(cache.read_text())
+        except (OSError, ValueError):
+            pass
     fd, tmp = tempfile.mkstemp(prefix="dlgrade-otter-", suffix=".json")
     os.close(fd)
     try:
@@ -181,7 +186,7 @@ class DlgradePlugin(AbstractOtterPlugin):
     def before_grading(self, config) -> None:
         self.source = Path(self.submission_path).resolve().parent.parent / "source"
         week = self.plugin_config["week"]
-        self.result = graded(self.source / "files" / COURSE_DIR, week, Path(self.submission_path))
+        self.result = graded(self.source / "files" / COURSE_DIR, week, Path(self.submission_path), cached=False)
         # the kernel looks the result up under its own copy of the course; the two copies are the same files
         _store(_cache_path(Path(self.submission_path).parent / COURSE_DIR, week, Path(self.submission_path)),
                self.result)
