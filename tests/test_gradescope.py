@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -29,8 +30,9 @@ METADATA = {"users": [{"name": "Ada Lovelace", "email": "ada@example.org", "sid"
             "assignment": {"title": "Week 4", "due_date": "2026-11-30T23:59:00+00:00"},
             "created_at": "2026-11-29T12:00:00+00:00"}
 
-# A submission that tries to write its own results.json and to edit the autograder, then answers
-# gradient_magnitude wrongly (no square root): it must lose exactly that function's points.
+# A submission that tries to write its own results.json, to edit the autograder and to read its reference
+# solution; it answers gradient_magnitude wrongly (no square root) unless it read the reference, so it must
+# lose exactly that function's points.
 HOSTILE = '''
 
 def gradient_magnitude(gx, gy):
@@ -49,7 +51,13 @@ def gradient_magnitude(gx, gy):
         except OSError:
             pass
     print(fake)
-    return gx * gx + gy * gy
+    try:
+        reference = {{}}
+        with open(os.path.join({root!r}, "source", "course", "solutions", "week04", "conv.py")) as f:
+            exec(f.read(), reference)
+        return reference["gradient_magnitude"](gx, gy)
+    except Exception:
+        return gx * gx + gy * gy
 '''
 
 
@@ -134,7 +142,7 @@ def check_spec(data: dict) -> None:
 
 
 def hostile_submission(work: Path, root: Path) -> Path:
-    folder = work / "hostile" / "au199999"
+    folder = work / "hostile" / root.name
     folder.mkdir(parents=True)
     source = (ROOT / "solutions" / "week04" / "conv.py").read_text()
     (folder / "conv.py").write_text(source + HOSTILE.format(root=str(root)))
@@ -233,6 +241,30 @@ def test_hostile_submission_cannot_raise_its_score(graded):
     assert sorted(p.name for p in (root / "results").iterdir()) == ["results.json"]
     assert _tree(root / "source") == graded["pristine"]                  # the autograder was not edited
     assert "999" not in data["output"]
+
+
+def test_weak_sandbox_export_keeps_the_autograder_out_of_reach(work, graded):
+    """--weak-sandbox (for containers that refuse user namespaces): same score, and still no reading the reference.
+
+    Where the machine grants every isolation feature, a weak sandbox has them all and this shows the packed
+    setting at work; on one without user namespaces it also shows that the worker (nobody) cannot read
+    the autograder's files.
+    """
+    out = work / "weak.zip"
+    proc = cli("export", "gradescope", "week04", "--weak-sandbox", "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    with zipfile.ZipFile(out) as z:
+        assert 'sandbox = "weak"' in z.read("course/dlgrade.toml").decode()
+    # a root that others may pass through, as /autograder is (pytest's own temporary folders are private)
+    root = Path(tempfile.mkdtemp(prefix="dlgrade-gradescope-weak-"))
+    root.chmod(0o755)
+    try:
+        data = run_autograder(out, root, [hostile_submission(work, root) / "conv.py"])
+        assert data["extra_data"]["dlgrade"]["sandbox"]["mode"] == "weak"
+        assert data["score"] == graded["dlgrade"]["hostile"]["score"] == 27.0
+        assert json.loads((root / "results" / "results.json").read_text()) == data
+    finally:
+        shutil.rmtree(root)
 
 
 def test_gradescope_and_dlgrade_grade_agree(graded):

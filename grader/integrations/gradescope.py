@@ -183,6 +183,7 @@ def run(root: Path) -> dict:
     config: dict = {}
     metadata: dict = {}
     try:
+        _owner_only(root)
         config = _read_config(root / "source" / CONFIG)
         metadata = _read_metadata(root / "submission_metadata.json")
         result = grade_one(root / "source" / "course", config["week"], root / "submission")
@@ -193,6 +194,18 @@ def run(root: Path) -> dict:
     data["execution_time"] = int(round(time.monotonic() - started))
     atomic_write_text(root / "results" / "results.json", json.dumps(data, indent=1))
     return data
+
+
+def _owner_only(root: Path) -> None:
+    """The autograder (hidden suites, reference), the upload and the metadata readable by their owner only.
+
+    Gradescope grades as root, and a worker never runs as root (strict or weak
+    sandbox: `nobody` at most), so no student code can read them, even in a weak sandbox.
+    """
+    for name in ("source", "submission", "submission_metadata.json"):
+        path = root / name
+        if path.exists():
+            path.chmod(0o700 if path.is_dir() else 0o600)
 
 
 def _read_config(path: Path) -> dict:
