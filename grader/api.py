@@ -354,6 +354,23 @@ def export(*, path: Path, fmt: str, output: Path, item: str | None = None) -> in
     return len(results)
 
 
+def export_gradescope(*, week: str, output: Path, hidden_visibility: str = "after_published",
+                      weak_sandbox: bool = False, course: Course | None = None) -> Path:
+    """Gradescope's autograder zip for `week` (see `grader.integrations.gradescope`)."""
+    from .integrations import gradescope
+
+    w = (course or Course.find()).week(week)
+    return gradescope.export(week=w, output=Path(output), hidden_visibility=hidden_visibility,
+                             weak_sandbox=weak_sandbox)
+
+
+def export_otter(*, week: str, out_dir: Path, weak_sandbox: bool = False, course: Course | None = None) -> Path:
+    """otter-grader test files and autograder zip for `week` in `out_dir` (see `grader.integrations.otter`)."""
+    from .integrations import otter
+
+    return otter.export(week=(course or Course.find()).week(week), out_dir=Path(out_dir), weak_sandbox=weak_sandbox)
+
+
 def release(*, week: str, out_dir: Path | None = None, course: Course | None = None) -> dict:
     from .release import release as do_release
 

@@ -165,15 +165,48 @@ def similarity(week: str, submissions: tuple[Path, ...], out_dir: Path, id_patte
 
 
 @cli.command()
-@click.argument("path", type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["brightspace", "csv"]), default="csv", show_default=True)
-@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="The CSV file to write.")
+@click.argument("target", metavar="TARGET")
+@click.argument("week", required=False)
+@click.option("--format", "fmt", type=click.Choice(["brightspace", "csv"]), default=None,
+              help="For a results PATH: the CSV to write [csv].")
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
+              help="The CSV file, the autograder zip (gradescope) or the folder (otter) to write.")
 @click.option("--item", default=None, help="Grade item name for Brightspace (default: the week).")
-def export(path: Path, fmt: str, output: Path, item: str | None) -> None:
-    """Write the grades in PATH (OUTDIR/WEEK) as a CSV for the LMS."""
+@click.option("--hidden-visibility", type=click.Choice(["after_published", "after_due_date", "hidden", "visible"]),
+              default=None, help="gradescope: when students see the hidden tests' results [after_published].")
+@click.option("--weak-sandbox", is_flag=True, help="gradescope, otter: grade in a weak sandbox there (a container "
+              "per submission that refuses user namespaces); every result then says what was missing.")
+def export(target: str, week: str | None, fmt: str | None, output: Path, item: str | None,
+           hidden_visibility: str | None, weak_sandbox: bool) -> None:
+    """Write grades for the LMS, or a week as an autograder for Gradescope or otter-grader.
+
+    \b
+    dlgrade export PATH [--format brightspace|csv] -o grades.csv      grades in PATH (OUTDIR/WEEK)
+    dlgrade export gradescope WEEK -o autograder.zip                  Gradescope's autograder zip
+    dlgrade export otter WEEK -o DIR                                  otter-grader tests and autograder.zip
+
+    TARGET is `gradescope`, `otter`, or a results PATH (write ./gradescope for a folder of that name).
+    """
     from . import api
 
-    n = api.export(path=path, fmt=fmt, output=output, item=item)
+    if target in ("gradescope", "otter"):
+        if not week:
+            raise UserError(f"`dlgrade export {target}` needs the week, e.g. `dlgrade export {target} week04 -o ...`.")
+        if fmt or item:
+            raise UserError(f"--format and --item are for grades; `dlgrade export {target}` takes WEEK and -o.")
+        if target == "gradescope":
+            out = api.export_gradescope(week=week, output=output, weak_sandbox=weak_sandbox,
+                                        hidden_visibility=hidden_visibility or "after_published")
+        else:
+            if hidden_visibility:
+                raise UserError("--hidden-visibility is for gradescope; otter's tests keep their hidden flags.")
+            out = api.export_otter(week=week, out_dir=output, weak_sandbox=weak_sandbox)
+        click.echo(f"wrote {out}")
+        return
+    if week or hidden_visibility or weak_sandbox:
+        raise UserError(f"{target} is read as a results folder: WEEK, --hidden-visibility and --weak-sandbox are for "
+                        "`dlgrade export gradescope|otter WEEK`.")
+    n = api.export(path=Path(target), fmt=fmt or "csv", output=output, item=item)
     click.echo(f"wrote {output} ({n} students)")
 
 
