@@ -1,0 +1,1 @@
+"""Bridges to other grading tools (nbgrader); each imports its tool only when used."""
