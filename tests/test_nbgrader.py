@@ -117,6 +117,10 @@ def workflow(tmp_path_factory):
     anchor = tmp / "anchor"
     shutil.copytree(course, anchor)
     nbg("autograde", WEEK, cwd=anchor)
+    broken = course / "submitted" / "eve" / WEEK     # only dlgrade's course: nbgrader autograde stops on it
+    broken.mkdir(parents=True)
+    (broken / f"{WEEK}.ipynb").write_text('{"cells": [')
+    (broken / "timestamp.txt").write_text(datetime.now(timezone.utc).strftime(TS))
     graded = dlgrade("grade", WEEK, "--nbgrader", str(course), "-j", "1", cwd=ROOT)
     return {"course": course, "anchor": anchor, "tmp": tmp, "exchange_flags": exchange_flags, "graded": graded}
 
@@ -177,7 +181,8 @@ def test_gradebook_rows_and_export(workflow):
     nbg("export", "--to=grades.csv", cwd=course)
     rows = {r["student_id"]: r for r in csv.DictReader(open(course / "grades.csv"))}
     ours = scores(course)
-    assert set(rows) == set(STUDENTS)
+    assert set(rows) == set(STUDENTS) | {"eve"}
+    assert float(rows["eve"]["score"]) == 0.0
     for s, (raw, penalty, full) in ours.items():
         assert float(rows[s]["raw_score"]) == pytest.approx(raw)
         assert float(rows[s]["score"]) == pytest.approx(raw - penalty)
@@ -242,3 +247,13 @@ def test_build_week02_goes_through_generate_assignment(tmp_path):
     assert len(graded) == len(tests)
     assert sum(c.metadata.nbgrader["points"] for c in graded) == pytest.approx(sum(t.points for t in tests))
     assert "raise NotImplementedError()" in "".join(c.source for c in release.cells)
+
+
+def test_a_broken_notebook_scores_zero_with_its_reason(workflow):
+    from nbgrader.api import Gradebook
+
+    assert "nbgrader could not read the notebook of eve" in workflow["graded"].stdout
+    with Gradebook(f"sqlite:///{workflow['course'] / 'gradebook.db'}") as gb:
+        sub = gb.find_submission(WEEK, "eve")
+        assert sub.score == 0.0 and not sub.needs_manual_grade
+        assert "not a valid Jupyter notebook" in gb.find_comment("sobel", WEEK, WEEK, "eve").auto_comment

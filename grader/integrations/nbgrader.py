@@ -248,10 +248,15 @@ class NbgraderGrading:
     gradebook: str
     students: list[str]
     autograded: Path
+    unread: list[str] = field(default_factory=list)   # notebooks nbgrader itself could not read: zero, with why
 
     def __str__(self) -> str:
-        return (f"{self.summary}\nnbgrader gradebook: {self.gradebook} ({len(self.students)} students)\n"
-                f"autograded:  {self.autograded} (run `nbgrader generate_feedback {self.summary.week}` next)")
+        lines = [str(self.summary), f"nbgrader gradebook: {self.gradebook} ({len(self.students)} students)",
+                 f"autograded:  {self.autograded} (run `nbgrader generate_feedback {self.summary.week}` next)"]
+        if self.unread:
+            lines.append(f"nbgrader could not read the notebook of {', '.join(self.unread)}: scored 0 with the "
+                         "reason as comment, no feedback notebook")
+        return "\n".join(lines)
 
 
 def grade(*, week: str, nbgrader_dir: Path, out_dir: Path | None = None, course: Course | None = None,
@@ -287,10 +292,11 @@ def grade(*, week: str, nbgrader_dir: Path, out_dir: Path | None = None, course:
     missing = [s for s in students if not (results_dir / f"{s}.json").is_file()]
     if missing:
         raise UserError(f"dlgrade gave no result for {', '.join(missing)}; run the same command again.")
-    _autograde(coursedir, config, w.name, results_dir, cell_tests)
-    _after_autograde(coursedir.db_url, w.name, results_dir, cell_tests, list(students))
+    autograded = Path(coursedir.root) / coursedir.autograded_directory
+    _autograde(coursedir, config, w.name, results_dir, cell_tests, autograded, list(students))
+    unread = _after_autograde(coursedir.db_url, w.name, results_dir, cell_tests, list(students), autograded)
     return NbgraderGrading(summary=summary, gradebook=coursedir.db_url, students=list(students),
-                           autograded=Path(coursedir.root) / coursedir.autograded_directory)
+                           autograded=autograded, unread=unread)
 
 
 def _coursedir(root: Path, week: str):
@@ -391,8 +397,14 @@ def _is_test_cell(cell) -> bool:
     return bool(m.get("grade")) and not m.get("solution")
 
 
-def _autograde(coursedir, config, week: str, results_dir: Path, cell_tests: dict) -> None:
-    """nbgrader's autograde over every submission, with dlgrade's results in place of executing the notebook."""
+def _autograde(coursedir, config, week: str, results_dir: Path, cell_tests: dict, autograded: Path,
+               students: list[str]) -> None:
+    """nbgrader's autograde over every submission, with dlgrade's results in place of executing the notebook.
+
+    nbgrader goes on past a notebook it cannot read and leaves no autograded
+    copy of it; those students are scored afterwards (`_after_autograde`).
+    Any other failure is the machinery's.
+    """
     import logging
 
     from nbgrader.converters.base import NbGraderException
@@ -408,20 +420,28 @@ def _autograde(coursedir, config, week: str, results_dir: Path, cell_tests: dict
     try:
         app.start()
     except NbGraderException as e:
-        raise UserError(f"nbgrader could not record the grades of {week} ({e}).") from None
+        if all((autograded / s / week).is_dir() for s in students):
+            raise UserError(f"nbgrader could not record the grades of {week} ({e}).") from None
 
 
-def _after_autograde(db_url: str, week: str, results_dir: Path, cell_tests: dict, students: list[str]) -> None:
-    """What nbgrader's steps cannot know: tests held for review, submissions the grader failed on, and each
-    function's dlgrade feedback as the comment of its solution cell."""
+def _after_autograde(db_url: str, week: str, results_dir: Path, cell_tests: dict, students: list[str],
+                     autograded: Path) -> list[str]:
+    """What nbgrader's steps cannot know: tests held for review, submissions the grader failed on, notebooks
+    nbgrader could not read, and each function's dlgrade feedback as the comment of its solution cell.
+
+    Returns the students whose notebook nbgrader could not read.
+    """
     from nbgrader.api import Gradebook, MissingEntry
 
+    unread = [s for s in students if not (autograded / s / week).is_dir()]
     with Gradebook(db_url) as gb:
         assignment = gb.find_assignment(week)
         for student in students:
             result = json.loads((results_dir / f"{student}.json").read_text())
             failed_grader = str(result.get("error") or "").startswith(GRADER_FAILED)
             tests = result.get("tests") or []
+            if student in unread:
+                gb.update_or_create_submission(week, student)
             for nb in assignment.notebooks:
                 for cell in nb.grade_cells:
                     info = cell_tests.get(cell.name)
@@ -429,17 +449,23 @@ def _after_autograde(db_url: str, week: str, results_dir: Path, cell_tests: dict
                         continue
                     grade = gb.find_grade(cell.name, nb.name, week, student)
                     status = tests[info["index"]]["status"] if info["index"] < len(tests) else None
+                    if student in unread:
+                        grade.auto_score = 0.0 if result.get("status") != "graded" else None
+                        grade.needs_manual_grade = grade.auto_score is None
                     if failed_grader or status == "review":
+                        grade.auto_score = grade.auto_score if status == "review" else None
                         grade.needs_manual_grade = True     # never a zero the student did not earn
                 for cell in nb.solution_cells:
                     try:
                         comment = gb.find_comment(cell.name, nb.name, week, student)
                     except MissingEntry:
                         continue
-                    if comment.auto_comment == "No response.":
+                    if comment.auto_comment == "No response." and student not in unread:
                         continue
-                    comment.auto_comment = function_feedback(result, cell.name)
+                    comment.auto_comment = function_feedback(result, cell.name) or (
+                        "nbgrader could not read this notebook" if student in unread else "")
             gb.db.commit()
+    return unread
 
 
 def function_feedback(result: dict, function: str) -> str:
