@@ -85,7 +85,8 @@ def submit(week: str, path: Path | None, student: str, output: Path | None) -> N
               "unless it is an LMS bulk download).")
 @WEAK
 @DEVICE
-def grade(week: str, submissions: tuple[Path, ...], nbgrader_dir: Path | None, out_dir: Path | None, jobs: int | None, timeout: float | None,
+def grade(week: str, submissions: tuple[Path, ...], nbgrader_dir: Path | None, out_dir: Path | None,
+          jobs: int | None, timeout: float | None,
           test_timeout: float | None, submission_timeout: float | None, memory_mb: int | None,
           output_kb: int | None, seed: int | None, force: bool, id_pattern: str | None, bulk: bool,
           weak_sandbox: bool, device: str) -> None:

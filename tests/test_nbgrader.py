@@ -21,8 +21,9 @@ from pathlib import Path
 
 import pytest
 
-nbformat = pytest.importorskip("nbformat", reason="the nbgrader extra is not installed (pip install 'dlgrade[nbgrader]')")
-pytest.importorskip("nbgrader.api", reason="the nbgrader extra is not installed (pip install 'dlgrade[nbgrader]')")
+MISSING = "the nbgrader extra is not installed (pip install 'dlgrade[nbgrader]')"
+nbformat = pytest.importorskip("nbformat", reason=MISSING)
+pytest.importorskip("nbgrader.api", reason=MISSING)
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -40,7 +41,8 @@ def run(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedP
     p = subprocess.run(args, cwd=cwd, env=_env(), capture_output=True, text=True, timeout=600,
                        stdin=subprocess.DEVNULL)
     if check and p.returncode != 0:
-        raise AssertionError(f"{' '.join(map(str, args))} failed ({p.returncode}):\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}")
+        raise AssertionError(f"{' '.join(map(str, args))} failed ({p.returncode}):\n"
+                             f"{p.stdout[-3000:]}\n{p.stderr[-3000:]}")
     return p
 
 
@@ -257,3 +259,24 @@ def test_a_broken_notebook_scores_zero_with_its_reason(workflow):
         sub = gb.find_submission(WEEK, "eve")
         assert sub.score == 0.0 and not sub.needs_manual_grade
         assert "not a valid Jupyter notebook" in gb.find_comment("sobel", WEEK, WEEK, "eve").auto_comment
+
+
+def test_zip_collect_layout(workflow):
+    """An LMS download through `nbgrader zip_collect` lands in submitted/ and is graded like a collected one."""
+    course = workflow["course"]
+    archive = course / "downloaded" / WEEK / "archive"
+    archive.mkdir(parents=True)
+    shutil.copy(course / "submitted" / "ada" / WEEK / f"{WEEK}.ipynb", archive / f"fay_{WEEK}.ipynb")
+    nbg("zip_collect", WEEK, "--FileNameCollectorPlugin.named_regexp=.*/(?P<student_id>[a-z]+)_(?P<file_id>[^/]+)",
+        cwd=course)
+    assert (course / "submitted" / "fay" / WEEK / f"{WEEK}.ipynb").is_file()
+    dlgrade("grade", WEEK, "--nbgrader", str(course), "-j", "1", cwd=ROOT)
+    assert scores_of(course, "fay")[0] == scores(course)["ada"][0] == 30.0
+
+
+def scores_of(course: Path, student: str) -> tuple[float, float]:
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        sub = gb.find_submission(WEEK, student)
+        return sub.score, sub.late_submission_penalty or 0.0

@@ -153,15 +153,15 @@ def source_notebook(week: Week, tests: list[SuiteTest]):
         by_function.setdefault(t.function, []).append(t)
     for function, group in by_function.items():
         total = sum(t.points for t in group)
-        cells.append(new_markdown_cell(f"## Tests of `{function or 'the module'}` ({_num(total)} points)\n\n"
+        cells.append(new_markdown_cell(f"## Tests of `{function or 'the module'}` ({_points_text(total)})\n\n"
                                        "Run the cells above first. Each cell below is one test; the hidden ones "
                                        "run only when the notebook is graded."))
         for k, t in enumerate(group, 1):
             call = CELL_CALL.format(week=json.dumps(week.name), test=json.dumps(t.nodeid))
             if t.public:
-                text = f"# {t.name} ({_num(t.points)} points)\n{call}"
+                text = f"# {t.name} ({_points_text(t.points)})\n{call}"
             else:
-                text = (f"# hidden test {k} of {function or 'the module'} ({_num(t.points)} points): it runs when "
+                text = (f"# hidden test {k} of {function or 'the module'} ({_points_text(t.points)}): it runs when "
                         f"the notebook is graded\n{BEGIN_HIDDEN}\n{call}\n{END_HIDDEN}")
             cells.append(new_code_cell(text, metadata=meta(f"{function or 'module'}_test_{k:02d}", grade=True,
                                                            locked=True, points=t.points)))
@@ -227,6 +227,10 @@ def _nbgrader_markers(text: str) -> str:
 
 def _num(x: float) -> str:
     return f"{x:g}"
+
+
+def _points_text(x: float) -> str:
+    return f"{x:g} point" + ("" if x == 1 else "s")
 
 
 def _config_text(root: Path, course_root: Path) -> str:

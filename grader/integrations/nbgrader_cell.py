@@ -66,7 +66,7 @@ def run_test(week: str, test: str, namespace: dict) -> None:
 
 
 class NotebookModule:
-    """The notebook's definitions as a test's `student`: missing names, in-place changes and `run` as dlgrade has them."""
+    """The notebook's definitions as a test's `student`: missing names, changed inputs and `run` as in dlgrade."""
 
     def __init__(self, namespace: dict, week, seed: int):
         self._module = types.ModuleType(week.module)
