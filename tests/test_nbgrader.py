@@ -233,6 +233,23 @@ def test_machinery_failures_are_one_sentence(workflow, tmp_path):
     assert "run `dlgrade nbgrader build" in p.stderr
     p = dlgrade("grade", WEEK, "some.zip", "--nbgrader", str(tmp_path), cwd=ROOT, check=False)
     assert p.returncode == 2 and "exactly one" in p.stderr
+    # a gradebook that cannot be opened stops the run before anyone is graded
+    broken = tmp_path / "broken"
+    shutil.copytree(workflow["course"] / "source", broken / "source")
+    shutil.copytree(workflow["course"] / "submitted" / "ada", broken / "submitted" / "ada")
+    (broken / "gradebook.db").write_text("not a database")
+    p = dlgrade("grade", WEEK, "--nbgrader", str(broken), cwd=ROOT, check=False)
+    assert p.returncode == 2 and "Traceback" not in p.stderr and "cannot be opened" in p.stderr, p.stderr
+    assert not (broken / "dlgrade").exists()
+
+
+def test_missing_nbgrader_is_one_sentence(monkeypatch):
+    from grader.errors import UserError
+    from grader.integrations.nbgrader import require_nbgrader
+
+    monkeypatch.setitem(sys.modules, "nbgrader.api", None)     # as if the extra were not installed
+    with pytest.raises(UserError, match=r"install dlgrade\[nbgrader\]"):
+        require_nbgrader()
 
 
 def test_build_week02_goes_through_generate_assignment(tmp_path):
