@@ -67,8 +67,11 @@ def submit(week: str, path: Path | None, student: str, output: Path | None) -> N
 
 @cli.command()
 @click.argument("week")
-@click.argument("submissions", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("-o", "--out", "out_dir", type=click.Path(path_type=Path), default=Path("out"), show_default=True)
+@click.argument("submissions", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--nbgrader", "nbgrader_dir", type=click.Path(path_type=Path), default=None,
+              help="Grade an nbgrader course's submitted/ instead and write its gradebook (see `dlgrade nbgrader`).")
+@click.option("-o", "--out", "out_dir", type=click.Path(path_type=Path), default=None,
+              help="Where results go [out; with --nbgrader: DIR/dlgrade].")
 @click.option("-j", "--jobs", type=int, default=None, help="Parallel graders (default: CPU cores).")
 @click.option("--timeout", type=float, default=None, help="Seconds for one call into student code [20].")
 @click.option("--test-timeout", type=float, default=None, help="Seconds for all calls of one test [60].")
@@ -82,7 +85,8 @@ def submit(week: str, path: Path | None, student: str, output: Path | None) -> N
               "unless it is an LMS bulk download).")
 @WEAK
 @DEVICE
-def grade(week: str, submissions: tuple[Path, ...], out_dir: Path, jobs: int | None, timeout: float | None,
+def grade(week: str, submissions: tuple[Path, ...], nbgrader_dir: Path | None, out_dir: Path | None,
+          jobs: int | None, timeout: float | None,
           test_timeout: float | None, submission_timeout: float | None, memory_mb: int | None,
           output_kb: int | None, seed: int | None, force: bool, id_pattern: str | None, bulk: bool,
           weak_sandbox: bool, device: str) -> None:
@@ -92,15 +96,49 @@ def grade(week: str, submissions: tuple[Path, ...], out_dir: Path, jobs: int | N
     """
     from . import api
 
-    summary = api.grade(week=week, submissions=list(submissions), out_dir=out_dir, jobs=jobs, timeout=timeout,
-                        test_timeout=test_timeout, submission_timeout=submission_timeout, memory_mb=memory_mb,
-                        output_kb=output_kb, seed=seed, force=force, id_pattern=id_pattern, bulk=bulk, device=device,
-                        progress=True, weak_sandbox=weak_sandbox)
-    click.echo(summary)
+    if bool(submissions) == bool(nbgrader_dir):
+        raise UserError("Give either SUBMISSIONS or --nbgrader DIR (exactly one of them).")
+    common = dict(week=week, jobs=jobs, timeout=timeout, test_timeout=test_timeout,
+                  submission_timeout=submission_timeout, memory_mb=memory_mb, output_kb=output_kb, seed=seed,
+                  force=force, device=device, progress=True, weak_sandbox=weak_sandbox)
+    if nbgrader_dir:
+        if id_pattern or bulk:
+            raise UserError("--id-pattern and --bulk do not apply to --nbgrader: its students are the folders "
+                            "of submitted/.")
+        from .integrations import nbgrader
+
+        graded = nbgrader.grade(nbgrader_dir=nbgrader_dir, out_dir=out_dir, **common)
+        click.echo(graded)
+        summary = graded.summary
+    else:
+        summary = api.grade(submissions=list(submissions), out_dir=out_dir or Path("out"), id_pattern=id_pattern,
+                            bulk=bulk, **common)
+        click.echo(summary)
     if summary.missing:
         click.secho(f"error: {len(summary.missing)} submission(s) got no result ({', '.join(summary.missing)}); "
                     "run the same command again to grade them.", fg="red", err=True)
         sys.exit(2)
+
+
+@cli.group()
+def nbgrader() -> None:
+    """Run the weeks through nbgrader: build the source notebook, then `dlgrade grade WEEK --nbgrader DIR`."""
+
+
+@nbgrader.command("build")
+@click.argument("week")
+@click.option("--course", "course_dir", type=click.Path(path_type=Path), required=True,
+              help="The nbgrader course folder (it gets source/WEEK/WEEK.ipynb).")
+def nbgrader_build(week: str, course_dir: Path) -> None:
+    """Write nbgrader's source notebook of WEEK: solution cells, and a graded test cell per dlgrade test."""
+    from .integrations import nbgrader as nbg
+
+    info = nbg.build(week=week, course_dir=course_dir)
+    click.echo(f"notebook: {info.notebook} ({len(info.solution_cells)} solution cells, {info.tests} test cells of "
+               f"which {info.hidden} hidden, {info.points:g} points)")
+    if info.config:
+        click.echo(f"config:   {info.config}")
+    click.echo(f"next:     cd {course_dir} && nbgrader generate_assignment {info.notebook.stem}")
 
 
 @cli.command()

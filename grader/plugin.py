@@ -241,8 +241,13 @@ def failure_data(exc: BaseException) -> dict:
 
 def item_seed(item, run_seed: int) -> int:
     """Public tests: fixed per test. Hidden tests: also depend on the run's seed."""
-    key = f"{Path(str(item.path)).name}::{item.name}"
-    if not item.get_closest_marker("public"):
+    return seed_of_test(Path(str(item.path)).name, item.name, bool(item.get_closest_marker("public")), run_seed)
+
+
+def seed_of_test(file_name: str, test_name: str, public: bool, run_seed: int) -> int:
+    """The seed of a test's `rng`, from its suite file's name and its own name (see `item_seed`)."""
+    key = f"{file_name}::{test_name}"
+    if not public:
         key += f"::{run_seed}"
     return int(hashlib.sha256(key.encode()).hexdigest()[:12], 16)
 

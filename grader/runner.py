@@ -67,24 +67,9 @@ def run_week(week: Week, targets: Iterable[Target], *, visibility: str = "all", 
         raise UserError(f"{week.name} has no test suite in {week.data_dir}.")
     plugin = GradingPlugin(week=week, targets=targets, sandbox=sandbox, reference=ref, seed=seed,
                            device=device, on_result=collect, stage=sandbox.stage)
-    args = [str(f) for f in files] + [
-        "-c", str(PYTEST_INI), "--rootdir", str(week.data_dir), "-p", "no:cacheprovider", "-p", "no:terminal",
-        "-p", "no:warnings", "-p", "no:logging", "-p", "no:stepwise", "-p", "no:faulthandler", "-p", "no:junitxml",
-        "-p", "no:doctest", "-p", "no:pastebin", "-p", "no:unraisableexception", "-p", "no:threadexception",
-        "-p", "no:setuponly", "-p", "no:setupplan", "-p", "no:legacypath", "--noconftest", "--import-mode=importlib",
-        "--assert=plain", "-s",
-    ]
-    _forget_modules(files)  # suites of two weeks share file names: never reuse another run's module
-    old_env = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
-    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     try:
-        import pytest
-
-        code = pytest.main(args, plugins=[plugin, _QuietSandboxFailure()])
+        code = run_pytest(week, files, [plugin, _QuietSandboxFailure()])
     finally:
-        if old_env is None:
-            os.environ.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
-        _forget_modules(files)
         if own:
             sandbox.close()
     if sandbox.fatal:
@@ -103,6 +88,28 @@ def week_sandbox(week: Week, *, device: str = "cpu", limits: Limits | None = Non
     return Sandbox(device=device, limits=limits, warm=week.warm, hide=(str(week.course.root), *hide),
                    weak=weak_sandbox or limits.weak_sandbox,
                    banned=tuple({n for f in week.functions for n in week.banned_for(f)}))
+
+
+def run_pytest(week: Week, files: list[Path], plugins: list, extra: tuple[str, ...] = ()) -> int:
+    """Run the trusted pytest session over `files` with `plugins`: no plugin, conftest or cache of the host's."""
+    args = [str(f) for f in files] + [
+        "-c", str(PYTEST_INI), "--rootdir", str(week.data_dir), "-p", "no:cacheprovider", "-p", "no:terminal",
+        "-p", "no:warnings", "-p", "no:logging", "-p", "no:stepwise", "-p", "no:faulthandler", "-p", "no:junitxml",
+        "-p", "no:doctest", "-p", "no:pastebin", "-p", "no:unraisableexception", "-p", "no:threadexception",
+        "-p", "no:setuponly", "-p", "no:setupplan", "-p", "no:legacypath", "--noconftest", "--import-mode=importlib",
+        "--assert=plain", "-s", *extra,
+    ]
+    _forget_modules(files)  # suites of two weeks share file names: never reuse another run's module
+    old_env = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
+    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    try:
+        import pytest
+
+        return pytest.main(args, plugins=plugins)
+    finally:
+        if old_env is None:
+            os.environ.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
+        _forget_modules(files)
 
 
 class _QuietSandboxFailure:

@@ -1,1 +1,1 @@
-"""Optional integrations with other grading systems."""
+"""Bridges to other grading systems (nbgrader, Gradescope, otter-grader); each imports its tool only when used."""
