@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -72,3 +75,21 @@ def wrong_versions(week) -> dict[str, tuple[list[str], str]]:
             source = source.replace(change["old"], change["new"])
         out[name] = (spec["breaks"], source)
     return out
+
+
+def run(cmd, **kw) -> subprocess.CompletedProcess:
+    """Run a command that must succeed; its output is the assertion's message when it does not."""
+    proc = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=300, **kw)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc
+
+
+def venv_with_wheel(venv: Path, wheel: Path) -> Path:
+    """A fresh venv holding only `wheel` (no dependencies installed: torch and the rest come from this
+    venv's site-packages through a .pth file, so nothing is downloaded); returns its python."""
+    run([sys.executable, "-m", "venv", "--without-pip", venv])
+    python = venv / "bin" / "python"
+    site = run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]).stdout.strip()
+    (Path(site) / "project-deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    run([sys.executable, "-m", "pip", "--python", python, "install", "-q", "--no-deps", "--no-index", wheel])
+    return python

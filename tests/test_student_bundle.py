@@ -24,13 +24,12 @@ import re
 import shutil
 import subprocess
 import sys
-import sysconfig
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from support import ROOT
+from support import ROOT, run, venv_with_wheel
 
 MIN_LINE = 12
 MIN_LITERAL = 24
@@ -146,12 +145,6 @@ def test_no_solution_line_or_hidden_test_anywhere_in_the_bundle(bundle):
     assert find_leaks(bundle["bundle"], bundle["zip"]) == []
 
 
-def run(cmd, **kw):
-    proc = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=300, **kw)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return proc
-
-
 def test_installed_from_the_bundle_alone_dlgrade_checks_outside_the_repository(bundle, tmp_path):
     import importlib.util
 
@@ -163,11 +156,7 @@ def test_installed_from_the_bundle_alone_dlgrade_checks_outside_the_repository(b
          "-w", tmp_path / "dist", f"{course}{os.sep}"])
     [wheel] = (tmp_path / "dist").glob("*.whl")
     venv = tmp_path / "venv"
-    run([sys.executable, "-m", "venv", "--without-pip", venv])
-    python = venv / "bin" / "python"
-    site = run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]).stdout.strip()
-    (Path(site) / "project-deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    run([sys.executable, "-m", "pip", "--python", python, "install", "-q", "--no-deps", "--no-index", wheel])
+    python = venv_with_wheel(venv, wheel)
     shutil.rmtree(course / "build", ignore_errors=True)
     env = {k: v for k, v in os.environ.items() if k not in ("DLGRADE_COURSE", "PYTHONPATH")}
     dlgrade = venv / "bin" / "dlgrade"

@@ -13,20 +13,13 @@ import os
 import shutil
 import subprocess
 import sys
-import sysconfig
 import tarfile
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from support import ROOT
-
-
-def run(cmd, **kw):
-    proc = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=300, **kw)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return proc
+from support import ROOT, run, venv_with_wheel
 
 
 @pytest.fixture(scope="module")
@@ -69,11 +62,7 @@ def test_wheel_and_sdist_hold_every_file_the_engine_reads(built):
 def test_installed_wheel_checks_a_released_week_outside_the_repository(built):
     tmp, wheel, _ = built
     venv = tmp / "venv"
-    run([sys.executable, "-m", "venv", "--without-pip", venv])
-    python = venv / "bin" / "python"
-    site = run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]).stdout.strip()
-    (Path(site) / "project-deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    run([sys.executable, "-m", "pip", "--python", python, "install", "-q", "--no-deps", "--no-index", wheel])
+    python = venv_with_wheel(venv, wheel)
 
     # a released week04, as `dlgrade release` lays it out, with the reference as the student's answer
     bundle = tmp / "student"
