@@ -172,6 +172,8 @@ def student_bundle(course, out: Path, weeks: list[str] | None = None, repo: str 
     if not project.is_file() or 'name = "dlgrade"' not in project.read_text():
         raise UserError(f"{project} is not dlgrade's pyproject.toml; make the bundle from the course repository.")
     out = Path(out)
+    if course.root.resolve().is_relative_to(out.resolve()):
+        raise UserError(f"{out} holds the course itself; give the student bundle a new folder.")
     if out.exists():
         if not (out / "pyproject.toml").exists() and any(out.iterdir()):
             raise UserError(f"{out} exists and is not a student bundle; give a new folder.")
