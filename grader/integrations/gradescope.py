@@ -285,8 +285,12 @@ def results_json(result: dict, config: dict, metadata: dict, *, machinery: str |
                     "autograder and regrade.")
         status = "machinery_failed"
     elif graded:
-        headline = (f"**{config.get('title', config['week'])}** ({config['week']}): "
-                    f"{float(result['score']):g} / {sum(t['max_score'] for t in out):g} points.")
+        # the top-level output is always shown: while hidden tests' results are not, it counts only the others
+        shown = [t for t in out if t["visibility"] == "visible"]
+        points = (f"{float(result['score']):g} / {sum(t['max_score'] for t in out):g} points" if len(shown) == len(out)
+                  else f"{sum(t['score'] for t in shown):g} / {sum(t['max_score'] for t in shown):g} points on the "
+                       "tests shown now")
+        headline = f"**{config.get('title', config['week'])}** ({config['week']}): {points}."
         status = "graded"
     elif error.startswith(GRADER_FAILED):
         headline = (f"**The autograder failed on this submission** ({error}). This is not a judgement of "
