@@ -355,3 +355,16 @@ def test_the_top_output_tells_no_hidden_result_before_its_time(hidden):
     assert "4 / 6" not in data["output"] and "2 / 2 points on the tests shown now" in data["output"]
     data = results_json(result, {**config, "hidden_visibility": "visible"}, {})
     assert "4 / 6 points" in data["output"]
+
+
+def test_student_named_text_in_the_top_output_is_not_markdown():
+    """File names a student chose reach intake's notes and errors; on Gradescope they must not render as links or images."""
+    from grader.integrations.gradescope import results_json
+
+    trap = "![x](https://example.invalid/t.png)[regrade](https://example.invalid)"
+    config = {"week": "week04", "title": "Convolution", "functions": ["f"], "tests": []}
+    graded = {"status": "graded", "score": 0.0, "tests": [], "notes": [f"used '{trap}.py' as conv.py"]}
+    failed = {"status": "not_gradable", "error": f"'{trap}.zip' is not a readable zip file", "tests": []}
+    for result in (graded, failed):
+        output = results_json(result, config, {})["output"]
+        assert "](" not in output and "![" not in output, output

@@ -259,7 +259,12 @@ def _not_gradable(week: str, error: str) -> dict:
 
 
 def results_json(result: dict, config: dict, metadata: dict, *, machinery: str | None = None) -> dict:
-    """Gradescope's results.json for one dlgrade result; `machinery` says why the grading set-up itself failed."""
+    """Gradescope's results.json for one dlgrade result; `machinery` says why the grading set-up itself failed.
+
+    Intake's notes and errors quote file names the student chose: they are escaped, never read as Markdown.
+    """
+    from ..report.markdown import _md_text
+
     hidden = config.get("hidden_visibility", "after_published")
     functions = list(config.get("functions") or [])
     graded = result.get("status") == "graded"
@@ -297,9 +302,10 @@ def results_json(result: dict, config: dict, metadata: dict, *, machinery: str |
                     "your work: the score is a placeholder until course staff look at it.")
         status = "grader_failed"
     else:
-        headline = f"**Your submission could not be graded**: {error}. Nothing was scored; fix it and submit again."
+        headline = (f"**Your submission could not be graded**: {_md_text(error)}. Nothing was scored; fix it and "
+                    "submit again.")
         status = "not_gradable"
-    lines = [headline, *[f"- {n}" for n in result.get("notes", [])], *_metadata_lines(metadata)]
+    lines = [headline, *[f"- {_md_text(n)}" for n in result.get("notes", [])], *_metadata_lines(metadata)]
     if any(t["visibility"] != "visible" for t in out):
         lines.append(WHEN_SHOWN[hidden])
     return {"score": float(result.get("score") or 0.0) if graded else 0.0, "execution_time": 0,
