@@ -364,7 +364,9 @@ def test_student_named_text_in_the_top_output_is_not_markdown():
     trap = "![x](https://example.invalid/t.png)[regrade](https://example.invalid)"
     config = {"week": "week04", "title": "Convolution", "functions": ["f"], "tests": []}
     graded = {"status": "graded", "score": 0.0, "tests": [], "notes": [f"used '{trap}.py' as conv.py"]}
-    failed = {"status": "not_gradable", "error": f"'{trap}.zip' is not a readable zip file", "tests": []}
+    failed = {"status": "not_gradable", "error": f"'{trap}.zip' is not a readable zip file; ask for it again.",
+              "tests": []}
     for result in (graded, failed):
         output = results_json(result, config, {})["output"]
         assert "](" not in output and "![" not in output, output
+        assert ".." not in output

@@ -285,7 +285,7 @@ def results_json(result: dict, config: dict, metadata: dict, *, machinery: str |
                     "visibility": "visible" if t.get("visibility") == "public" else hidden})
     error = str(result.get("error") or "")
     if machinery:
-        headline = (f"**The autograder could not grade this submission**: {machinery}. This is a fault of the grading "
+        headline = (f"**The autograder could not grade this submission**: {machinery.rstrip('.')}. This is a fault of the grading "
                     "set-up, not of your submission: the score is a placeholder until course staff fix the "
                     "autograder and regrade.")
         status = "machinery_failed"
@@ -302,7 +302,7 @@ def results_json(result: dict, config: dict, metadata: dict, *, machinery: str |
                     "your work: the score is a placeholder until course staff look at it.")
         status = "grader_failed"
     else:
-        headline = (f"**Your submission could not be graded**: {_md_text(error)}. Nothing was scored; fix it and "
+        headline = (f"**Your submission could not be graded**: {_md_text(error.rstrip('.'))}. Nothing was scored; fix it and "
                     "submit again.")
         status = "not_gradable"
     lines = [headline, *[f"- {_md_text(n)}" for n in result.get("notes", [])], *_metadata_lines(metadata)]
