@@ -85,6 +85,9 @@ def release(week: Week, out_dir: Path | None = None, **run_options) -> dict:
     """Stub, recorded public answers and a student bundle (folder and zip)."""
     import torch
 
+    out_dir = out_dir or week.course.root / "release"
+    bundle = out_dir / week.name
+    _refuse_course_folder(bundle, week.course.root, week.data_dir, week.solution_file.parent, week.stub_file.parent)
     stub = write_stub(week)
     store, ref_result = record_public(week, **run_options)
     if ref_result["score"] != ref_result["max_score"]:
@@ -92,8 +95,6 @@ def release(week: Week, out_dir: Path | None = None, **run_options) -> dict:
                         f"{ref_result['max_score']:g}); fix the solution or the suite first.")
     torch.save(store, week.expected_file)
     notebook = write_notebook(week)
-    out_dir = out_dir or week.course.root / "release"
-    bundle = out_dir / week.name
     if bundle.exists():
         shutil.rmtree(bundle)
     (bundle / "assignments" / week.name).mkdir(parents=True)
@@ -172,6 +173,7 @@ def student_bundle(course, out: Path, weeks: list[str] | None = None, repo: str 
     if not project.is_file() or 'name = "dlgrade"' not in project.read_text():
         raise UserError(f"{project} is not dlgrade's pyproject.toml; make the bundle from the course repository.")
     out = Path(out)
+    _refuse_course_folder(out, course.root)
     if out.exists():
         if not (out / "pyproject.toml").exists() and any(out.iterdir()):
             raise UserError(f"{out} exists and is not a student bundle; give a new folder.")
@@ -189,6 +191,12 @@ def student_bundle(course, out: Path, weeks: list[str] | None = None, repo: str 
     (out / ".gitignore").write_text("__pycache__/\n*.egg-info/\nbuild/\n*.zip\n")
     archive = _zip_folder(out, out.with_name(out.name + ".zip"), prefix=out.name)   # unzips into one folder
     return {"bundle": out, "zip": archive, "weeks": names}
+
+
+def _refuse_course_folder(out: Path, *keep: Path) -> None:
+    """`out` is replaced by a release: refused when it is, or holds, the course or one of its week's folders."""
+    if any(Path(k).resolve().is_relative_to(Path(out).resolve()) for k in keep):
+        raise UserError(f"{out} holds the course itself; give the release a new folder.")
 
 
 def _student_readme(weeks: list[Week], url: str) -> str:

@@ -335,3 +335,38 @@ def test_export_refuses_bad_arguments(work):
     proc = cli("export", "gradescope", "week77", "-o", str(work / "x.zip"))
     assert proc.returncode == 2 and "Unknown week" in proc.stderr
     assert not (work / "x.zip").exists()
+
+
+@pytest.mark.parametrize("hidden", ["hidden", "after_due_date", "after_published"])
+def test_the_top_output_tells_no_hidden_result_before_its_time(hidden):
+    """A hidden test's points are not in the top-level output (always visible) while its result is not shown."""
+    from grader.integrations.gradescope import results_json
+
+    def test(name, visibility, status):
+        return {"name": name, "function": "f", "score": 2.0 if status == "passed" else 0.0, "max_score": 2.0,
+                "status": status, "visibility": visibility, "message": ""}
+
+    result = {"status": "graded", "score": 4.0, "max_score": 6.0,
+              "tests": [test("f: public", "public", "passed"), test("f: a", "hidden", "passed"),
+                        test("f: b", "hidden", "failed")]}
+    config = {"week": "week04", "title": "Convolution", "hidden_visibility": hidden, "functions": ["f"]}
+    data = results_json(result, config, {})
+    assert data["score"] == 4.0
+    assert "4 / 6" not in data["output"] and "2 / 2 points on the tests shown now" in data["output"]
+    data = results_json(result, {**config, "hidden_visibility": "visible"}, {})
+    assert "4 / 6 points" in data["output"]
+
+
+def test_student_named_text_in_the_top_output_is_not_markdown():
+    """File names a student chose reach intake's notes and errors; on Gradescope they must not render as links or images."""
+    from grader.integrations.gradescope import results_json
+
+    trap = "![x](https://example.invalid/t.png)[regrade](https://example.invalid)"
+    config = {"week": "week04", "title": "Convolution", "functions": ["f"], "tests": []}
+    graded = {"status": "graded", "score": 0.0, "tests": [], "notes": [f"used '{trap}.py' as conv.py"]}
+    failed = {"status": "not_gradable", "error": f"'{trap}.zip' is not a readable zip file; ask for it again.",
+              "tests": []}
+    for result in (graded, failed):
+        output = results_json(result, config, {})["output"]
+        assert "](" not in output and "![" not in output, output
+        assert ".." not in output

@@ -297,3 +297,22 @@ def scores_of(course: Path, student: str) -> tuple[float, float]:
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
         sub = gb.find_submission(WEEK, student)
         return sub.score, sub.late_submission_penalty or 0.0
+
+
+def test_a_student_id_intake_would_rename(workflow):
+    """nbgrader ids such as e-mail addresses are graded under intake's id, and recorded under nbgrader's."""
+    course = workflow["course"]
+    shutil.copytree(course / "submitted" / "ada" / WEEK, course / "submitted" / "dee@uni.dk" / WEEK)
+    graded = dlgrade("grade", WEEK, "--nbgrader", str(course), "-j", "1", cwd=ROOT, check=False)
+    assert graded.returncode == 0, graded.stderr
+    assert scores_of(course, "dee@uni.dk")[0] == scores(course)["ada"][0] == 30.0
+    assert (course / "autograded" / "dee@uni.dk" / WEEK / f"{WEEK}.ipynb").is_file()
+
+
+def test_two_students_with_one_result_id_are_refused():
+    from grader.errors import UserError
+    from grader.integrations.nbgrader import _result_ids
+
+    assert _result_ids(["ada", "dee@uni.dk"]) == {"ada": "ada", "dee@uni.dk": "dee_uni.dk"}
+    with pytest.raises(UserError, match="would share the dlgrade id 'dee_uni.dk'"):
+        _result_ids(["dee@uni.dk", "dee_uni.dk"])

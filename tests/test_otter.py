@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -145,3 +146,32 @@ def test_test_case_grades_in_a_fresh_process(exported, graded, tmp_path, monkeyp
 def test_export_needs_a_new_folder(exported):
     proc = run(sys.executable, "-m", "grader.cli", "export", "otter", "week04", "-o", str(exported))
     assert proc.returncode == 2 and "already exists" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_kernel_cannot_rewrite_the_test_files_the_plugin_reads(exported, tmp_path, monkeypatch):
+    """The kernel runs between before_grading and after_grading, as the same user: test files it rewrites
+    (here, every test case worth 100 points) must not reach the grade."""
+    from otter.test_files import GradingResults
+
+    from grader.integrations import otter as plugin_module
+
+    shutil.copytree(exported / "tests", tmp_path / "source" / "tests")
+    (tmp_path / "submission").mkdir()
+    book = notebook(tmp_path / "submission" / "au300003.ipynb", "x = 1")
+    outline = [t for p in sorted(exported.glob("tests/*.py")) for t in _cases(p)]
+    result = {"status": "graded", "tests": [{"name": n, "status": "passed", "message": ""} for n, _ in outline]}
+    monkeypatch.setattr(plugin_module, "graded", lambda *args, **kwargs: result)
+    plugin = plugin_module.DlgradePlugin(str(book), {}, {"week": "week04"})
+    plugin.before_grading(None)
+    for p in (tmp_path / "source" / "tests").glob("*.py"):          # what the student's kernel does
+        p.write_text(re.sub(r"points=[0-9.]+", "points=100.0", p.read_text()))
+    results = GradingResults.__new__(GradingResults)
+    plugin.after_grading(results)
+    total = sum(r.test_case.points for tf in results.results.values() for r in tf.test_case_results)
+    assert total == sum(points for _, points in outline) == 30.0
+
+
+def _cases(path: Path) -> list[tuple[str, float]]:
+    from otter.test_files import ExceptionTestFile
+
+    return [(tc.name, tc.points) for tc in ExceptionTestFile.from_file(str(path)).test_cases]

@@ -185,3 +185,35 @@ def test_installed_from_the_bundle_alone_dlgrade_checks_outside_the_repository(b
     lost = subprocess.run([dlgrade, "check", "week04"], cwd=empty, env=env, capture_output=True, text=True,
                           timeout=60)
     assert lost.returncode == 2 and "public repository" in lost.stderr and "Traceback" not in lost.stderr
+
+
+@pytest.mark.parametrize("where", [".", ".."])
+def test_the_bundle_never_replaces_the_course_itself(tmp_path, where):
+    """OUT naming the course folder (or a folder holding it) is refused, not emptied."""
+    from grader.course import Course
+    from grader.errors import UserError
+    from grader.release import student_bundle
+
+    course = tmp_path / "course"
+    for part in ("autograder_data/week04", "solutions/week04", "assignments/week04"):
+        shutil.copytree(ROOT / part, course / part, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", course / "pyproject.toml")
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "dlgrade"\n')      # so ".." looks like a bundle too
+    with pytest.raises(UserError, match="holds the course"):
+        student_bundle(Course(course), course / where, ["week04"])
+    assert (course / "solutions" / "week04" / "conv.py").is_file()
+
+
+@pytest.mark.parametrize("where", ["solutions", "autograder_data", "assignments"])
+def test_a_week_release_never_replaces_the_weeks_own_folders(tmp_path, where):
+    """`dlgrade release week04 -o solutions` would replace solutions/week04 by the student bundle."""
+    from grader.course import Course
+    from grader.errors import UserError
+    from grader.release import release
+
+    course = tmp_path / "course"
+    for part in ("autograder_data/week04", "solutions/week04", "assignments/week04"):
+        shutil.copytree(ROOT / part, course / part, ignore=shutil.ignore_patterns("__pycache__"))
+    with pytest.raises(UserError, match="holds the course"):
+        release(Course(course).week("week04"), course / where)
+    assert (course / where / "week04").is_dir()

@@ -259,7 +259,12 @@ def _not_gradable(week: str, error: str) -> dict:
 
 
 def results_json(result: dict, config: dict, metadata: dict, *, machinery: str | None = None) -> dict:
-    """Gradescope's results.json for one dlgrade result; `machinery` says why the grading set-up itself failed."""
+    """Gradescope's results.json for one dlgrade result; `machinery` says why the grading set-up itself failed.
+
+    Intake's notes and errors quote file names the student chose: they are escaped, never read as Markdown.
+    """
+    from ..report.markdown import _md_text
+
     hidden = config.get("hidden_visibility", "after_published")
     functions = list(config.get("functions") or [])
     graded = result.get("status") == "graded"
@@ -280,22 +285,27 @@ def results_json(result: dict, config: dict, metadata: dict, *, machinery: str |
                     "visibility": "visible" if t.get("visibility") == "public" else hidden})
     error = str(result.get("error") or "")
     if machinery:
-        headline = (f"**The autograder could not grade this submission**: {machinery}. This is a fault of the grading "
+        headline = (f"**The autograder could not grade this submission**: {machinery.rstrip('.')}. This is a fault of the grading "
                     "set-up, not of your submission: the score is a placeholder until course staff fix the "
                     "autograder and regrade.")
         status = "machinery_failed"
     elif graded:
-        headline = (f"**{config.get('title', config['week'])}** ({config['week']}): "
-                    f"{float(result['score']):g} / {sum(t['max_score'] for t in out):g} points.")
+        # the top-level output is always shown: while hidden tests' results are not, it counts only the others
+        shown = [t for t in out if t["visibility"] == "visible"]
+        points = (f"{float(result['score']):g} / {sum(t['max_score'] for t in out):g} points" if len(shown) == len(out)
+                  else f"{sum(t['score'] for t in shown):g} / {sum(t['max_score'] for t in shown):g} points on the "
+                       "tests shown now")
+        headline = f"**{config.get('title', config['week'])}** ({config['week']}): {points}."
         status = "graded"
     elif error.startswith(GRADER_FAILED):
         headline = (f"**The autograder failed on this submission** ({error}). This is not a judgement of "
                     "your work: the score is a placeholder until course staff look at it.")
         status = "grader_failed"
     else:
-        headline = f"**Your submission could not be graded**: {error}. Nothing was scored; fix it and submit again."
+        headline = (f"**Your submission could not be graded**: {_md_text(error.rstrip('.'))}. Nothing was scored; fix it and "
+                    "submit again.")
         status = "not_gradable"
-    lines = [headline, *[f"- {n}" for n in result.get("notes", [])], *_metadata_lines(metadata)]
+    lines = [headline, *[f"- {_md_text(n)}" for n in result.get("notes", [])], *_metadata_lines(metadata)]
     if any(t["visibility"] != "visible" for t in out):
         lines.append(WHEN_SHOWN[hidden])
     return {"score": float(result.get("score") or 0.0) if graded else 0.0, "execution_time": 0,

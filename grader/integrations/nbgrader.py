@@ -284,21 +284,22 @@ def grade(*, week: str, nbgrader_dir: Path, out_dir: Path | None = None, course:
     students = _submitted(coursedir, w.name)
     _check_gradebook(coursedir.db_url, w.name)
     out = Path(out_dir) if out_dir else root / "dlgrade"
+    ids = _result_ids(students)
     scratch = make_workdir()
     try:
         for student, folder in students.items():
-            _student_copy(folder, scratch / student)
+            _student_copy(folder, scratch / ids[student])
         summary = api.grade(week=w.name, submissions=[scratch], out_dir=out, course=course, progress=progress,
                             id_pattern=r"^(?P<student>[^/]+)$", **options)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     results_dir = out / w.name
-    missing = [s for s in students if not (results_dir / f"{s}.json").is_file()]
+    missing = [s for s in students if not (results_dir / f"{ids[s]}.json").is_file()]
     if missing:
         raise UserError(f"dlgrade gave no result for {', '.join(missing)}; run the same command again.")
     autograded = Path(coursedir.root) / coursedir.autograded_directory
-    _autograde(coursedir, config, w.name, results_dir, cell_tests, autograded, list(students))
-    unread = _after_autograde(coursedir.db_url, w.name, results_dir, cell_tests, list(students), autograded)
+    _autograde(coursedir, config, w.name, results_dir, cell_tests, autograded, ids)
+    unread = _after_autograde(coursedir.db_url, w.name, results_dir, cell_tests, ids, autograded)
     return NbgraderGrading(summary=summary, gradebook=coursedir.db_url, students=list(students),
                            autograded=autograded, unread=unread)
 
@@ -367,6 +368,18 @@ def _submitted(coursedir, week: str) -> dict[str, Path]:
     return found
 
 
+def _result_ids(students) -> dict[str, str]:
+    """nbgrader's student id -> the id of its dlgrade result (intake keeps letters, digits, '.', '_' and '-')."""
+    from ..intake.identities import _sanitize_id
+
+    ids = {s: _sanitize_id(s) for s in students}
+    clash = sorted(s for s in ids if list(ids.values()).count(ids[s]) > 1)
+    if clash:
+        raise UserError(f"The nbgrader students {', '.join(clash)} would share the dlgrade id {ids[clash[0]]!r}; "
+                        "rename one of their folders in submitted/ (and in the gradebook).")
+    return ids
+
+
 def _check_gradebook(db_url: str, week: str) -> None:
     """The gradebook opens and knows the assignment, or one sentence."""
     from nbgrader.api import Gradebook, MissingEntry
@@ -402,7 +415,7 @@ def _is_test_cell(cell) -> bool:
 
 
 def _autograde(coursedir, config, week: str, results_dir: Path, cell_tests: dict, autograded: Path,
-               students: list[str]) -> None:
+               students: dict[str, str]) -> None:
     """nbgrader's autograde over every submission, with dlgrade's results in place of executing the notebook.
 
     nbgrader goes on past a notebook it cannot read and leaves no autograded
@@ -417,6 +430,7 @@ def _autograde(coursedir, config, week: str, results_dir: Path, cell_tests: dict
 
     config.DlgradeResults.results_dir = str(results_dir.resolve())
     config.DlgradeResults.cell_tests = cell_tests
+    config.DlgradeResults.ids = students
     log = logging.getLogger("dlgrade.nbgrader")
     log.setLevel(logging.ERROR)
     app = DlgradeAutograde(coursedir=coursedir, config=config, log=log)
@@ -428,7 +442,7 @@ def _autograde(coursedir, config, week: str, results_dir: Path, cell_tests: dict
             raise UserError(f"nbgrader could not record the grades of {week} ({e}).") from None
 
 
-def _after_autograde(db_url: str, week: str, results_dir: Path, cell_tests: dict, students: list[str],
+def _after_autograde(db_url: str, week: str, results_dir: Path, cell_tests: dict, students: dict[str, str],
                      autograded: Path) -> list[str]:
     """What nbgrader's steps cannot know: tests held for review, submissions the grader failed on, notebooks
     nbgrader could not read, and each function's dlgrade feedback as the comment of its solution cell.
@@ -441,7 +455,7 @@ def _after_autograde(db_url: str, week: str, results_dir: Path, cell_tests: dict
     with Gradebook(db_url) as gb:
         assignment = gb.find_assignment(week)
         for student in students:
-            result = json.loads((results_dir / f"{student}.json").read_text())
+            result = json.loads((results_dir / f"{students[student]}.json").read_text())
             failed_grader = str(result.get("error") or "").startswith(GRADER_FAILED)
             tests = result.get("tests") or []
             if student in unread:

@@ -26,10 +26,11 @@ class DlgradeResults(NbGraderPreprocessor):
 
     results_dir = Unicode("", help="The folder of dlgrade's <student>.json results.").tag(config=True)
     cell_tests = Dict({}, help="grade_id -> the test it runs (index into the result's tests, name).").tag(config=True)
+    ids = Dict({}, help="nbgrader's student id -> the id of its dlgrade result.").tag(config=True)
 
     def preprocess(self, nb, resources):
         student = resources["nbgrader"]["student"]
-        self.result = json.loads((Path(self.results_dir) / f"{student}.json").read_text())
+        self.result = json.loads((Path(self.results_dir) / f"{self.ids.get(student, student)}.json").read_text())
         self.hidden = ClearHiddenTests(parent=self)
         return super().preprocess(nb, resources)
 

@@ -17,8 +17,9 @@ the kernel starts, and after the kernel is done replaces every test case's
 outcome with dlgrade's. Each test case in the kernel only reports dlgrade's
 verdict (from the plugin's result, or by grading in a fresh process of its
 own where otter runs without the plugin), so `grader.check` and `otter run`
-show the same messages, and whatever the student's code does in the kernel
-cannot raise its grade.
+show the same messages, and what the student's code fakes in the kernel (its
+verdicts, the test files) does not count. The kernel still runs as the same
+user as otter (see docs/otter.md for what that leaves open).
 """
 
 from __future__ import annotations
@@ -177,14 +178,18 @@ def _store(cache: Path, result: dict) -> None:
 class DlgradePlugin(AbstractOtterPlugin):
     """otter plugin, run in otter's grading process: dlgrade decides every test case's outcome.
 
-    before_grading grades the submission (before the student's kernel starts)
-    and leaves the result where the kernel's test cases find it; after_grading
-    rebuilds the test files from the autograder's own tests/ and sets each
-    test case from that result, discarding whatever the kernel reported.
+    before_grading grades the submission and reads the autograder's own tests/
+    (both before the student's kernel starts, since the kernel can rewrite any
+    file) and leaves the result where the kernel's test cases find it;
+    after_grading sets each test case of those test files from that result,
+    discarding whatever the kernel reported.
     """
 
     def before_grading(self, config) -> None:
+        from otter.test_files import ExceptionTestFile
+
         self.source = Path(self.submission_path).resolve().parent.parent / "source"
+        self.test_files = [ExceptionTestFile.from_file(str(p)) for p in sorted((self.source / "tests").glob("*.py"))]
         week = self.plugin_config["week"]
         self.result = graded(self.source / "files" / COURSE_DIR, week, Path(self.submission_path), cached=False)
         # the kernel looks the result up under its own copy of the course; the two copies are the same files
@@ -192,13 +197,11 @@ class DlgradePlugin(AbstractOtterPlugin):
                self.result)
 
     def after_grading(self, results) -> None:
-        from otter.test_files import ExceptionTestFile
         from otter.test_files.abstract_test import TestCaseResult
 
         by_name = {t["name"]: t for t in self.result.get("tests", [])}
         files = {}
-        for path in sorted((self.source / "tests").glob("*.py")):
-            tf = ExceptionTestFile.from_file(str(path))
+        for tf in self.test_files:
             tf.all_or_nothing = False
             tf.test_case_results = []
             for tc in tf.test_cases:
