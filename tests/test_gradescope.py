@@ -370,3 +370,17 @@ def test_student_named_text_in_the_top_output_is_not_markdown():
         output = results_json(result, config, {})["output"]
         assert "](" not in output and "![" not in output, output
         assert ".." not in output
+
+
+def test_tests_held_for_review_are_listed_for_the_staff():
+    """A test whose points are withheld for a person to look at is named in extra_data, where staff see it."""
+    from grader.integrations.gradescope import results_json
+
+    def test(name, status):
+        return {"name": name, "function": "f", "score": 0.0, "max_score": 2.0, "status": status,
+                "visibility": "public", "message": "points held for review"}
+
+    result = {"status": "graded", "score": 0.0, "max_score": 4.0,
+              "tests": [test("f: values", "review"), test("f: shape", "failed")]}
+    config = {"week": "week04", "title": "Convolution", "hidden_visibility": "visible", "functions": ["f"]}
+    assert results_json(result, config, {})["extra_data"]["dlgrade"]["review"] == ["f: values"]
