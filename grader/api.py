@@ -303,7 +303,7 @@ def report(*, path: Path, fmt: str = "text", students: bool = False, links: str 
                                                                                   links=links)
 
 
-def report_per_student(*, path: Path, folder: Path, fmt: str = "html") -> list[Path]:
+def report_per_student(*, path: Path, folder: Path, fmt: str = "html", class_report: Path | None = None) -> list[Path]:
     """Write every student's feedback in `path` (a result or a folder of them) into `folder`, one file each."""
     from . import report as rep
 
@@ -311,7 +311,7 @@ def report_per_student(*, path: Path, folder: Path, fmt: str = "html") -> list[P
     if not results:
         raise UserError(f"{path} holds no dlgrade results.")
     _writable_folder(Path(folder), "--per-student")
-    return rep.write_per_student(results, Path(folder), fmt)
+    return rep.write_per_student(results, Path(folder), fmt, class_report=class_report)
 
 
 def similarity(*, week: str, submissions: list[Path], out_dir: Path, id_pattern: str | None = None,

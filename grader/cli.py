@@ -159,7 +159,7 @@ def report(path: Path, fmt: str, output: Path | None, students: bool, per_studen
 
     links = None
     if per_student is not None:
-        written = api.report_per_student(path=path, folder=per_student, fmt=fmt)
+        written = api.report_per_student(path=path, folder=per_student, fmt=fmt, class_report=output)
         click.echo(f"wrote {len(written)} feedback files in {per_student}", err=output is None)
         links = os.path.relpath(per_student, output.parent if output else Path.cwd())
     if output is None and fmt == "text":

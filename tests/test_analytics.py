@@ -264,3 +264,12 @@ def test_per_student_refuses_an_id_that_cannot_name_a_file(graded, tmp_path):
     proc = _dlgrade("report", bad, "--format", "md", "--per-student", tmp_path / "fb")
     assert proc.returncode == 2 and "cannot name a file" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "escape.md").exists()
+
+
+def test_the_class_report_never_replaces_a_students_page(graded, tmp_path):
+    """`-o DIR/flipped.html --per-student DIR` would write the class report over flipped's feedback: refused."""
+    _, out, _ = graded
+    site = tmp_path / "site"
+    proc = _dlgrade("report", out, "--format", "html", "-o", site / "flipped.html", "--per-student", site)
+    assert proc.returncode == 2 and "feedback page of student flipped" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr and not (site / "flipped.html").exists()

@@ -103,10 +103,11 @@ def feedback_name(student: str, fmt: str) -> str:
     return student + FEEDBACK_SUFFIX[fmt]
 
 
-def write_per_student(results: list[dict], folder: Path, fmt: str) -> list[Path]:
+def write_per_student(results: list[dict], folder: Path, fmt: str, *, class_report: Path | None = None) -> list[Path]:
     """Write each student's feedback (`render_result`) into `folder` as `<student>.<ext>`; the paths written.
 
     Hidden tests keep the messages their result holds, which never show expected values.
+    `class_report`: where the class report goes, which must not be any student's page.
     """
     from ..gradebook import atomic_write_text
 
@@ -116,6 +117,11 @@ def write_per_student(results: list[dict], folder: Path, fmt: str) -> list[Path]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise ReportError(f"two results claim the same student ({', '.join(twice)}); keep one and report again.")
+    if class_report is not None:
+        taken = [n for n in names if (folder / n).resolve() == Path(class_report).resolve()]
+        if taken:
+            raise ReportError(f"the class report {class_report} would replace the feedback page of student "
+                              f"{taken[0].rsplit('.', 1)[0]}; write it outside {folder} or under another name.")
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for name, r in zip(names, results):
