@@ -91,9 +91,9 @@ def scores(course: Path) -> dict[str, tuple[float, float, float]]:
         return out
 
 
-@pytest.fixture(scope="module")
-def workflow(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("nbgrader")
+def collected_course(tmp: Path, students: dict[str, str], due: datetime | None = None) -> tuple[Path, list[str]]:
+    """A course in `tmp/course` with its exchange in `tmp`: week04 built, released, fetched and submitted by
+    `students` (name -> kind for `fill`), and collected. Returns the course and the exchange flags."""
     course, exchange, cache = tmp / "course", tmp / "exchange", tmp / "cache"
     exchange.mkdir()
     cache.mkdir()
@@ -101,19 +101,27 @@ def workflow(tmp_path_factory):
     with open(course / "nbgrader_config.py", "a") as f:
         f.write(f"c.CourseDirectory.course_id = 'dl101'\nc.Exchange.root = {str(exchange)!r}\n"
                 f"c.Exchange.cache = {str(cache)!r}\nc.LateSubmissionPlugin.penalty_method = 'zero'\n")
-    due = datetime.now(timezone.utc) + timedelta(hours=1)
-    nbg("db", "assignment", "add", WEEK, f"--duedate={due.strftime('%Y-%m-%d %H:%M:%S')} UTC", cwd=course)
+    if due is not None:
+        nbg("db", "assignment", "add", WEEK, f"--duedate={due.strftime('%Y-%m-%d %H:%M:%S')} UTC", cwd=course)
     nbg("generate_assignment", WEEK, "--force", cwd=course)
     nbg("release_assignment", WEEK, cwd=course)
     bodies = solution_bodies()
     exchange_flags = ["--CourseDirectory.course_id=dl101", f"--Exchange.root={exchange}", f"--Exchange.cache={cache}"]
-    for student, kind in STUDENTS.items():
+    for student, kind in students.items():
         home = tmp / "home" / student
         home.mkdir(parents=True)
         nbg("fetch_assignment", WEEK, f"--student={student}", *exchange_flags, cwd=home)
         fill(home / WEEK / f"{WEEK}.ipynb", kind, bodies)
         nbg("submit", WEEK, f"--student={student}", *exchange_flags, cwd=home)
     nbg("collect", WEEK, cwd=course)
+    return course, exchange_flags
+
+
+@pytest.fixture(scope="module")
+def workflow(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("nbgrader")
+    due = datetime.now(timezone.utc) + timedelta(hours=1)
+    course, exchange_flags = collected_course(tmp, STUDENTS, due)
     late = course / "submitted" / "bob" / WEEK / "timestamp.txt"
     late.write_text((due + timedelta(days=1)).strftime(TS))
     anchor = tmp / "anchor"
