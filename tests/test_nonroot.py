@@ -21,8 +21,11 @@ and then, as that user, grades the week04 sample class and requires every
 student's status, score and per-test statuses to equal root's; grades with
 the class one more submission that scores only where its worker is uid 0 of
 a user namespace mapped to that user's uid (graded by root, the same file
-must lose those points); and runs the adversarial corpus. Seconds are
-printed (`pytest -s`).
+must lose those points); runs `grader.check` as a student's notebook does
+and requires the full sandbox, not the weak fall-back; grades an nbgrader
+course (released and collected by real nbgrader) with `grade --nbgrader`
+into its gradebook; and runs the adversarial corpus. Seconds are printed
+(`pytest -s`).
 """
 
 from __future__ import annotations
@@ -247,14 +250,19 @@ def test_user_python_loads_the_copy_and_the_same_torch(user):
     assert os.stat(user.copy / "grader" / "__init__.py").st_uid == 0  # the user reads the course, never owns it
 
 
+def _reference() -> str:
+    """week04's reference module as a student would hand it in (the solution markers dropped)."""
+    reference = (ROOT / "solutions" / WEEK / "conv.py").read_text()
+    return "".join(ln for ln in reference.splitlines(True) if "SOLUTION" not in ln)
+
+
 IDENTITY = "au199999"  # a submission graded with the class; see _identity_submission
 
 
 def _identity_submission(folder: Path, uid: int) -> Path:
     """week04's reference, but gradient_magnitude is right only in a worker that is uid 0 of a user namespace
     mapped to host uid `uid`: full marks as the user, that function's points lost as root."""
-    reference = (ROOT / "solutions" / WEEK / "conv.py").read_text()
-    source = "".join(ln for ln in reference.splitlines(True) if "SOLUTION" not in ln)
+    source = _reference()
     right = "    return torch.sqrt(gx ** 2 + gy ** 2)\n"
     assert source.count(right) == 1, "week04's reference changed; update this test"
     body = ("    import os\n"
@@ -333,3 +341,75 @@ def test_adversarial_corpus_as_the_user(user):
     assert passed and int(passed.group(1)) >= 25, tail
     assert not re.search(r"\d+ (failed|error|skipped)", proc.stdout), tail
     _say(f"adversarial corpus as {USER}: {passed.group(1)} passed in {seconds:.1f} s")
+
+
+# run by the user's Python: grader.check as a notebook calls it, given the module text (a script has no cells)
+AS_NOTEBOOK_CHECK = (
+    "import json, sys, grader; from grader.notebook import WEAK_NOTE, check; "
+    "r = check('conv2d_forward', source=open(sys.argv[1]).read()); "
+    "print('REPORT', json.dumps({'passed': r.passed, 'score': r.score, 'max': r.max_score, "
+    "'sandbox': r.result.get('sandbox'), 'weak_note': WEAK_NOTE in r.notes, "
+    "'messages': [t.get('message', '') for t in r.tests]}))")
+
+
+def _flipped_kernel(source: str) -> str:
+    """week04's reference with conv2d_forward's kernel flipped (a convolution, not the cross-correlation asked)."""
+    right = 'torch.einsum("nchw,fc->nfhw", patch, w[:, :, i, j])'
+    assert source.count(right) == 1, "week04's reference changed; update this test"
+    return source.replace(right, 'torch.einsum("nchw,fc->nfhw", patch, w[:, :, KH - 1 - i, KW - 1 - j])')
+
+
+def test_notebook_check_runs_in_the_strict_sandbox_as_the_user(user):
+    """grader.check in a student's kernel, as a normal user: the full sandbox starts (no silent fall back to the
+    weak one), the reference passes and a flipped kernel fails with its hint."""
+    reference = _reference()
+    folder = user.folder("notebook-check")
+    reports = {}
+    for name, source in (("right", reference), ("flipped", _flipped_kernel(reference))):
+        path = folder / f"{name}.py"
+        path.write_text(source)
+        os.chmod(path, 0o644)
+        proc, seconds = user.run(AS_NOTEBOOK_CHECK, str(path), cwd=user.copy)
+        line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("REPORT ")), None)
+        assert proc.returncode == 0 and line, f"grader.check as {USER}: {proc.stdout[-2000:]}{proc.stderr[-2000:]}"
+        reports[name] = json.loads(line[len("REPORT "):])
+        _say(f"grader.check('conv2d_forward') as {USER} on the {name} function: {seconds:.1f} s")
+    for name, r in reports.items():
+        assert r["sandbox"]["mode"] == "strict" and not r["weak_note"], \
+            f"grader.check as {USER} fell back to the weak sandbox ({name}): {r['sandbox']}"
+    assert reports["right"]["passed"] and reports["right"]["score"] == reports["right"]["max"] > 0
+    wrong = reports["flipped"]
+    assert not wrong["passed"] and wrong["score"] == 0, wrong
+    assert any("flipped" in m for m in wrong["messages"]), wrong["messages"]
+
+
+def test_nbgrader_course_graded_as_the_user(user):
+    """`dlgrade grade --nbgrader` by an instructor who is a normal user: real nbgrader releases week04 and collects
+    two students (root runs nbgrader here, as in its own test), the user owns the course and grades it; the
+    workers are the full sandbox, and the gradebook gets the scores."""
+    nbt = pytest.importorskip("test_nbgrader", reason="the nbgrader extra is not installed")
+    from nbgrader.api import Gradebook
+
+    tmp = user.base / "nbgrader"
+    tmp.mkdir()
+    course, _ = nbt.collected_course(tmp, {"ada": "correct", "bob": "wrong"})
+    for folder, _, files in os.walk(course):
+        for name in [folder, *(os.path.join(folder, f) for f in files)]:
+            os.chown(name, user.uid, pwd.getpwnam(USER).pw_gid)
+
+    proc, seconds = user.run(AS_DLGRADE, "grade", WEEK, "--nbgrader", str(course), "-j", "1", cwd=user.copy)
+    assert proc.returncode in (0, 1), f"grade --nbgrader as {USER}: {proc.stdout[-3000:]}{proc.stderr[-3000:]}"
+    assert f"grader from {user.copy / 'grader' / '__init__.py'}" in proc.stdout, proc.stdout[:500]
+    _say(f"grade --nbgrader as {USER}, 2 students: {seconds:.1f} s")
+    results = _results(course / "dlgrade" / WEEK)
+    assert sorted(results) == ["ada", "bob"]
+    for r in results.values():
+        assert r["sandbox"]["mode"] == "strict", r["sandbox"]
+    ada, bob = results["ada"], results["bob"]
+    assert ada["status"] == "graded" and ada["score"] == ada["max_score"] > 0
+    lost = {t["function"] for t in bob["tests"] if t["score"] < t["max_score"]}
+    assert bob["status"] == "graded" and lost == {"gradient_magnitude"}, lost
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        book = {s: gb.find_submission(WEEK, s).score for s in ("ada", "bob")}
+    assert book == {"ada": ada["score"], "bob": bob["score"]}, book
+    assert (course / "autograded" / "bob" / WEEK / f"{WEEK}.ipynb").stat().st_uid == user.uid
