@@ -57,6 +57,11 @@ def grade_folders(week, folders: dict[str, Path], *, visibility="all", limits=No
     return {r["student"]: r for r in results}
 
 
+def reference_source(week) -> str:
+    """The week's reference module as a student would hand it in: the solution markers dropped."""
+    return "".join(line for line in week.solution_file.read_text().splitlines(True) if "SOLUTION" not in line)
+
+
 def wrong_versions(week) -> dict[str, tuple[list[str], str]]:
     """week04's realistic wrong versions (tests/week04/wrong_versions.toml): {name: (breaks, source)}."""
     import sys
@@ -66,7 +71,7 @@ def wrong_versions(week) -> dict[str, tuple[list[str], str]]:
     else:  # pragma: no cover
         import tomli as tomllib
 
-    reference = "".join(line for line in week.solution_file.read_text().splitlines(True) if "SOLUTION" not in line)
+    reference = reference_source(week)
     out = {}
     for name, spec in tomllib.loads((ROOT / "tests" / "week04" / "wrong_versions.toml").read_text()).items():
         source = reference

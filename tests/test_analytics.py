@@ -20,7 +20,7 @@ from grader.course import Course
 from grader.report import load_results, render_result, render_summary, summarize
 from grader.result import timing
 from grader.sandbox import Limits
-from support import ROOT, grade_folders, make_submission, wrong_versions
+from support import ROOT, grade_folders, make_submission, reference_source, wrong_versions
 
 FLIPPED = "the kernel is flipped (that is convolution; F.conv2d computes cross-correlation)"
 
@@ -59,10 +59,6 @@ VARIANTS = {
 }
 
 
-def _reference_source(week) -> str:
-    return "".join(line for line in week.solution_file.read_text().splitlines(True) if "SOLUTION" not in line)
-
-
 @pytest.fixture(scope="module")
 def week():
     return Course(ROOT).week("week04")
@@ -71,7 +67,7 @@ def week():
 @pytest.fixture(scope="module")
 def graded(week, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("analytics")
-    base = _reference_source(week) + "\n\n_conv_ok = conv2d_forward\n\n\n"
+    base = reference_source(week) + "\n\n_conv_ok = conv2d_forward\n\n\n"
     folders = {"reference": week.solution_file.parent, "stub": week.stub_file.parent,
                "flipped": make_submission(tmp, "flipped", wrong_versions(week)["flipped_kernel"][1], "conv")}
     for name, code in VARIANTS.items():

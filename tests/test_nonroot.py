@@ -45,7 +45,8 @@ from pathlib import Path
 
 import pytest
 
-from support import ROOT
+from grader.course import Course
+from support import ROOT, reference_source, wrong_versions
 
 USER = "dlgrade-ci"
 WEEK = "week04"
@@ -250,19 +251,13 @@ def test_user_python_loads_the_copy_and_the_same_torch(user):
     assert os.stat(user.copy / "grader" / "__init__.py").st_uid == 0  # the user reads the course, never owns it
 
 
-def _reference() -> str:
-    """week04's reference module as a student would hand it in (the solution markers dropped)."""
-    reference = (ROOT / "solutions" / WEEK / "conv.py").read_text()
-    return "".join(ln for ln in reference.splitlines(True) if "SOLUTION" not in ln)
-
-
 IDENTITY = "au199999"  # a submission graded with the class; see _identity_submission
 
 
 def _identity_submission(folder: Path, uid: int) -> Path:
     """week04's reference, but gradient_magnitude is right only in a worker that is uid 0 of a user namespace
     mapped to host uid `uid`: full marks as the user, that function's points lost as root."""
-    source = _reference()
+    source = reference_source(Course(ROOT).week(WEEK))
     right = "    return torch.sqrt(gx ** 2 + gy ** 2)\n"
     assert source.count(right) == 1, "week04's reference changed; update this test"
     body = ("    import os\n"
@@ -352,20 +347,13 @@ AS_NOTEBOOK_CHECK = (
     "'messages': [t.get('message', '') for t in r.tests]}))")
 
 
-def _flipped_kernel(source: str) -> str:
-    """week04's reference with conv2d_forward's kernel flipped (a convolution, not the cross-correlation asked)."""
-    right = 'torch.einsum("nchw,fc->nfhw", patch, w[:, :, i, j])'
-    assert source.count(right) == 1, "week04's reference changed; update this test"
-    return source.replace(right, 'torch.einsum("nchw,fc->nfhw", patch, w[:, :, KH - 1 - i, KW - 1 - j])')
-
-
 def test_notebook_check_runs_in_the_strict_sandbox_as_the_user(user):
     """grader.check in a student's kernel, as a normal user: the full sandbox starts (no silent fall back to the
     weak one), the reference passes and a flipped kernel fails with its hint."""
-    reference = _reference()
+    week = Course(ROOT).week(WEEK)
     folder = user.folder("notebook-check")
     reports = {}
-    for name, source in (("right", reference), ("flipped", _flipped_kernel(reference))):
+    for name, source in (("right", reference_source(week)), ("flipped", wrong_versions(week)["flipped_kernel"][1])):
         path = folder / f"{name}.py"
         path.write_text(source)
         os.chmod(path, 0o644)
