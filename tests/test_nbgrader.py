@@ -276,6 +276,18 @@ def test_build_week02_goes_through_generate_assignment(tmp_path):
     assert "raise NotImplementedError()" in "".join(c.source for c in release.cells)
 
 
+def test_build_twice_gives_the_same_notebook(tmp_path):
+    """A rebuilt source notebook (and so nbgrader's release) differs only where the week changed."""
+    built = []
+    for name in ("first", "second"):
+        dlgrade("nbgrader", "build", WEEK, "--course", str(tmp_path / name), cwd=ROOT)
+        built.append((tmp_path / name / "source" / WEEK / f"{WEEK}.ipynb").read_bytes())
+    assert built[0] == built[1]
+    nb = nbformat.reads(built[0].decode(), as_version=4)
+    nbformat.validate(nb)
+    assert len({c.id for c in nb.cells}) == len(nb.cells)
+
+
 def test_a_broken_notebook_scores_zero_with_its_reason(workflow):
     from nbgrader.api import Gradebook
 

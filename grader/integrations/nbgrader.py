@@ -165,6 +165,8 @@ def source_notebook(week: Week, tests: list[SuiteTest]):
                         f"the notebook is graded\n{BEGIN_HIDDEN}\n{call}\n{END_HIDDEN}")
             cells.append(new_code_cell(text, metadata=meta(f"{function or 'module'}_test_{k:02d}", grade=True,
                                                            locked=True, points=t.points)))
+    for i, cell in enumerate(cells):
+        cell["id"] = f"{week.name}-{i:02d}"     # stable ids: the same suite gives the same source notebook
     nb = new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
