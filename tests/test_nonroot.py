@@ -372,10 +372,12 @@ def test_notebook_check_runs_in_the_strict_sandbox_as_the_user(user):
 
 
 def test_nbgrader_course_graded_as_the_user(user):
-    """`dlgrade grade --nbgrader` by an instructor who is a normal user: real nbgrader releases week04 and collects
-    two students (root runs nbgrader here, as in its own test), the user owns the course and grades it; the
-    workers are the full sandbox, and the gradebook gets the scores."""
-    nbt = pytest.importorskip("test_nbgrader", reason="the nbgrader extra is not installed")
+    """`dlgrade nbgrader build` and `dlgrade grade --nbgrader` by an instructor who is a normal user: real nbgrader
+    releases week04 and collects two students (root runs nbgrader here, as in its own test), the user owns the
+    course, builds its source notebook again (the same as root's) and grades it; the workers are the full
+    sandbox, and the gradebook gets the scores."""
+    pytest.importorskip("nbgrader.api", reason="the nbgrader extra is not installed")
+    import test_nbgrader as nbt   # a broken import of the helper fails this test, never skips it
     from nbgrader.api import Gradebook
 
     tmp = user.base / "nbgrader"
@@ -385,8 +387,15 @@ def test_nbgrader_course_graded_as_the_user(user):
         for name in [folder, *(os.path.join(folder, f) for f in files)]:
             os.chown(name, user.uid, pwd.getpwnam(USER).pw_gid)
 
+    source = course / "source" / WEEK / f"{WEEK}.ipynb"
+    built_by_root = source.read_bytes()
+    source.unlink()
+    proc, _ = user.run(AS_DLGRADE, "nbgrader", "build", WEEK, "--course", str(course), cwd=user.copy)
+    assert proc.returncode == 0, f"nbgrader build as {USER}: {proc.stdout[-2000:]}{proc.stderr[-2000:]}"
+    assert source.read_bytes() == built_by_root and source.stat().st_uid == user.uid
+
     proc, seconds = user.run(AS_DLGRADE, "grade", WEEK, "--nbgrader", str(course), "-j", "1", cwd=user.copy)
-    assert proc.returncode in (0, 1), f"grade --nbgrader as {USER}: {proc.stdout[-3000:]}{proc.stderr[-3000:]}"
+    assert proc.returncode == 0, f"grade --nbgrader as {USER}: {proc.stdout[-3000:]}{proc.stderr[-3000:]}"
     assert f"grader from {user.copy / 'grader' / '__init__.py'}" in proc.stdout, proc.stdout[:500]
     _say(f"grade --nbgrader as {USER}, 2 students: {seconds:.1f} s")
     results = _results(course / "dlgrade" / WEEK)
